@@ -1,0 +1,116 @@
+"""The weekly job as a sequence of calls: fetch → build (models + data tests) → render → deliver.
+
+Each step is usable alone (the CLI's commands) and prints one progress line; `run` chains them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+from report.periods import Period
+from report.settings import SQL_DIR, Settings
+
+# The report compares the week with the 12 weeks before it (trend, 4/8-week averages, 28-day spike baseline).
+TRAILING_WEEKS = 12
+
+Log = Callable[[str], None]
+
+
+def fetch_start(period: Period):
+    return period.start - timedelta(weeks=TRAILING_WEEKS)
+
+
+@contextlib.contextmanager
+def source(settings: Settings, log: Log) -> Iterator[Settings]:
+    """Yield settings pointing at the real API, or at an in-process simulator when there is no key."""
+    if not settings.demo:
+        yield settings
+        return
+    from report.simulator import DEMO_API_KEY, running_simulator
+
+    with running_simulator() as simulator:
+        log(f"No KAIKO_API_KEY: using the built-in simulator at {simulator.base_url} — DEMO DATA.")
+        yield settings.with_(base_url=simulator.base_url, api_key=DEMO_API_KEY)
+
+
+def model_variables(settings: Settings, period: Period) -> dict:
+    return {
+        "landing_path": settings.landing_dir.resolve().as_posix(),
+        "report_start": period.start.strftime("%Y-%m-%d %H:%M:%S"),
+        "report_end": period.end.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def fetch(settings: Settings, period: Period, *, refresh: bool = False, log: Log = print):
+    from report.fetch.fetcher import fetch_range
+
+    with source(settings, log) as live:
+        return fetch_range(live, fetch_start(period), period.end, refresh=refresh, log=log)
+
+
+def build(settings: Settings, period: Period, *, select: str | None = None, run_tests: bool = True,
+          log: Log = print):
+    from report.models.exports import export
+    from report.models.runner import build as build_models
+
+    results = build_models(settings.warehouse_path, SQL_DIR, model_variables(settings, period),
+                           select=select, run_tests=run_tests, log=log)
+    if select is None:
+        export(settings.warehouse_path, settings.output_dir / "data")
+    return results
+
+
+def test(settings: Settings, period: Period, *, log: Log = print):
+    from report.models.runner import test as run_data_tests
+
+    return run_data_tests(settings.warehouse_path, SQL_DIR, model_variables(settings, period), log=log)
+
+
+def render(settings: Settings, period: Period, *, pdf: bool = False, log: Log = print) -> Path:
+    from report.render.report import render_report
+
+    path = render_report(settings, period, pdf=pdf, log=log)
+    log(f"Report: {path}")
+    return path
+
+
+def email(settings: Settings, period: Period, *, send: bool = False, attach_pdf: bool = False,
+          log: Log = print) -> Path:
+    from report.deliver.email import deliver
+
+    return deliver(settings, settings.reports_dir / period.label, send=send, attach_pdf=attach_pdf, log=log)
+
+
+def publish(settings: Settings, *, log: Log = print) -> Path:
+    from report.deliver.site import publish as publish_site
+
+    index = publish_site(settings.reports_dir, settings.site_dir)
+    log(f"Site: {index}")
+    return index
+
+
+def run(settings: Settings, period: Period, *, refresh: bool = False, pdf: bool = False, send: bool = False,
+        log: Log = print) -> Path:
+    timings: dict[str, float] = {}
+
+    def step(name: str, call):
+        log(f"[{name}] …")
+        started = time.perf_counter()
+        result = call()
+        timings[name] = time.perf_counter() - started
+        log(f"[{name}] done in {timings[name]:.1f}s")
+        return result
+
+    log(f"liqreport run: {period.label} ({period.start:%Y-%m-%d} to {period.end:%Y-%m-%d} UTC), "
+        f"assets {','.join(settings.assets)}{' — DEMO DATA' if settings.demo else ''}")
+    step("fetch", lambda: fetch(settings, period, refresh=refresh, log=log))
+    step("build", lambda: build(settings, period, log=log))
+    path = step("render", lambda: render(settings, period, pdf=pdf, log=log))
+    if settings.email_to:
+        step("email", lambda: email(settings, period, send=send, log=log))
+    log("Timings: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items()))
+    return path

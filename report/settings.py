@@ -1,0 +1,196 @@
+"""Configuration, resolved once at the edge: command-line flags > environment > liqreport.toml > defaults.
+
+No other module reads os.environ; they receive a Settings object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from report.errors import ConfigError
+
+DEMO_ASSETS = ("btc", "eth", "sol", "xrp", "doge")
+REGIONS = ("us", "eu")
+ASSET_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+INTERVAL = re.compile(r"^(?:([1-9]|1[0-9]|2[0-4])h|1d)$")
+CONFIG_FILE = "liqreport.toml"
+CONFIG_KEYS = {
+    "assets", "region", "interval", "output_dir", "base_url", "page_size", "concurrency",
+    "max_requests_per_second", "timeout_s", "max_attempts", "settle_hours", "email_to",
+}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str | None = None
+    port: int = 587
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str | None = None
+    security: str = "starttls"  # starttls | ssl | none
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key: str | None = field(default=None, repr=False)
+    region: str = "us"
+    base_url: str | None = None
+    assets: tuple[str, ...] = DEMO_ASSETS
+    interval: str = "1h"
+    output_dir: Path = Path("output")
+    page_size: int = 1000
+    concurrency: int = 4
+    max_requests_per_second: float = 20.0
+    timeout_s: float = 30.0
+    max_attempts: int = 6
+    settle_hours: int = 24
+    no_demo: bool = False
+    email_to: tuple[str, ...] = ()
+    smtp: SmtpSettings = SmtpSettings()
+
+    @property
+    def demo(self) -> bool:
+        """True when the job runs on the built-in simulator: no key and no other endpoint given."""
+        return self.api_key is None and self.base_url is None
+
+    @property
+    def api_root(self) -> str:
+        return (self.base_url or f"https://{self.region}.market-api.kaiko.io").rstrip("/")
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.output_dir / "landing"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.output_dir / "warehouse.duckdb"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.output_dir / "reports"
+
+    @property
+    def site_dir(self) -> Path:
+        return self.output_dir / "site"
+
+    def with_(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def validate_asset(code: str) -> str:
+    if not ASSET_CODE.match(code):
+        raise ConfigError(
+            f"{code!r} is not an asset code: use lower-case letters, digits, '_' or '-' "
+            "(at most 32 characters), e.g. btc,eth,sol."
+        )
+    return code
+
+
+def validate_interval(interval: str) -> str:
+    if not INTERVAL.match(interval):
+        raise ConfigError(
+            f"interval {interval!r} is not supported: use a whole number of hours from 1h to 24h, or 1d."
+        )
+    return interval
+
+
+def interval_hours(interval: str) -> int:
+    validate_interval(interval)
+    return 24 if interval == "1d" else int(interval[:-1])
+
+
+def parse_assets(value: str | list | tuple) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    assets = tuple(validate_asset(str(a).strip()) for a in items if str(a).strip())
+    if not assets:
+        raise ConfigError("no assets given: pass --assets btc,eth or set assets in liqreport.toml.")
+    return tuple(dict.fromkeys(assets))
+
+
+def _positive(name: str, value, kind=int):
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}.") from None
+    if number <= 0:
+        raise ConfigError(f"{name} must be positive, got {value!r}.")
+    return number
+
+
+def load_config_file(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+    unknown = sorted(set(data) - CONFIG_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{path} has unknown key(s): {', '.join(unknown)}; known keys are {', '.join(sorted(CONFIG_KEYS))}."
+        )
+    return data
+
+
+def resolve(flags: dict, environ: dict, config_path: Path | None = None) -> Settings:
+    """Merge flags > environment > liqreport.toml > defaults into one validated Settings."""
+    file_values = load_config_file(config_path or Path(CONFIG_FILE))
+    env_values = {
+        "api_key": environ.get("KAIKO_API_KEY") or None,
+        "region": environ.get("KAIKO_REGION") or None,
+        "base_url": environ.get("KAIKO_BASE_URL") or None,
+    }
+    merged: dict = {}
+    for source in (file_values, env_values, flags):
+        merged.update({k: v for k, v in source.items() if v is not None})
+
+    values: dict = {}
+    if "api_key" in merged:
+        values["api_key"] = merged["api_key"]
+    region = str(merged.get("region", "us")).lower()
+    if region not in REGIONS:
+        raise ConfigError(f"region {region!r} is not supported: use us or eu (KAIKO_REGION or --region).")
+    values["region"] = region
+    if merged.get("base_url"):
+        base_url = str(merged["base_url"])
+        if not re.match(r"^https?://[^\s/]+", base_url):
+            raise ConfigError(f"base URL {base_url!r} is not an http(s) URL (KAIKO_BASE_URL or --base-url).")
+        values["base_url"] = base_url
+    if "assets" in merged:
+        values["assets"] = parse_assets(merged["assets"])
+    values["interval"] = validate_interval(str(merged.get("interval", "1h")))
+    if "output_dir" in merged:
+        values["output_dir"] = Path(merged["output_dir"])
+    for name in ("page_size", "concurrency", "max_attempts", "settle_hours"):
+        if name in merged:
+            values[name] = _positive(name, merged[name])
+    if values.get("page_size", 1) > 1000:
+        raise ConfigError(f"page_size must be at most 1000 (the API's maximum), got {values['page_size']}.")
+    for name in ("max_requests_per_second", "timeout_s"):
+        if name in merged:
+            values[name] = _positive(name, merged[name], float)
+    values["no_demo"] = bool(merged.get("no_demo", False))
+    if "email_to" in merged:
+        raw = merged["email_to"]
+        values["email_to"] = tuple(a.strip() for a in (raw.split(",") if isinstance(raw, str) else raw) if a.strip())
+    values["smtp"] = SmtpSettings(
+        host=environ.get("SMTP_HOST") or None,
+        port=_positive("SMTP_PORT", environ.get("SMTP_PORT", 587)),
+        user=environ.get("SMTP_USER") or None,
+        password=environ.get("SMTP_PASSWORD") or None,
+        sender=environ.get("SMTP_FROM") or None,
+        security=(environ.get("SMTP_SECURITY") or "starttls").lower(),
+    )
+    settings = Settings(**values)
+    if settings.no_demo and settings.api_key is None:
+        raise ConfigError("no API key: set KAIKO_API_KEY (or drop --no-demo to run on the built-in simulator).")
+    return settings
+
+# sql/ and templates/ live beside the package (the project is installed editable, as the Makefile does).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_ROOT / "sql"
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
