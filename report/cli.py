@@ -38,10 +38,17 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--interval", help="1h..24h or 1d (default 1h)")
     group.add_argument("--region", help="us or eu (env KAIKO_REGION)")
     group.add_argument("--base-url", dest="base_url", help="API root, e.g. a mirror (env KAIKO_BASE_URL)")
-    group.add_argument("--output-dir", dest="output_dir", help="where everything is written (default output/)")
+    group.add_argument(
+        "--output-dir", dest="output_dir", help="where everything is written (default output/)"
+    )
     group.add_argument("--config", type=Path, help="config file (default ./liqreport.toml)")
-    group.add_argument("--no-demo", dest="no_demo", action="store_true", default=None,
-                       help="fail instead of falling back to the simulator when KAIKO_API_KEY is unset")
+    group.add_argument(
+        "--no-demo",
+        dest="no_demo",
+        action="store_true",
+        default=None,
+        help="fail instead of falling back to the simulator when KAIKO_API_KEY is unset",
+    )
 
 
 def _add_period_flags(parser: argparse.ArgumentParser) -> None:
@@ -55,24 +62,39 @@ def _add_fetch_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("fetching")
     group.add_argument("--refresh", action="store_true", help="re-fetch windows already landed")
     group.add_argument("--concurrency", type=int, help="windows fetched at once (default 4)")
-    group.add_argument("--max-rps", dest="max_requests_per_second", type=float,
-                       help="client-side request-rate limit in requests/s (default 20)")
+    group.add_argument(
+        "--max-rps",
+        dest="max_requests_per_second",
+        type=float,
+        help="client-side request-rate limit in requests/s (default 20)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="liqreport", description="Weekly crypto liquidation report from Kaiko data.",
-                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG_RUN)
+    parser = _Parser(
+        prog="liqreport",
+        description="Weekly crypto liquidation report from Kaiko data.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG_RUN,
+    )
     parser.add_argument("--version", action="version", version=f"liqreport {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name, help_text, example):
-        sub = commands.add_parser(name, help=help_text, description=help_text,
-                                  epilog=f"example:\n  {example}",
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         return sub
 
-    run = command("run", "Fetch, build, test and render the weekly report (and email it if asked).",
-                  "liqreport run --week 2025-W09 --assets btc,eth --pdf")
+    run = command(
+        "run",
+        "Fetch, build, test and render the weekly report (and email it if asked).",
+        "liqreport run --week 2025-W09 --assets btc,eth --pdf",
+    )
     _add_settings_flags(run)
     _add_period_flags(run)
     _add_fetch_flags(run)
@@ -80,14 +102,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--email-to", dest="email_to", help="comma-separated recipients: also build report.eml")
     run.add_argument("--send", action="store_true", help="send the email over SMTP (SMTP_* environment)")
 
-    fetch = command("fetch", "Land raw liquidation pages for the period and its trailing weeks.",
-                    "liqreport fetch --assets btc,eth --start 2025-01-06 --end 2025-03-03")
+    fetch = command(
+        "fetch",
+        "Land raw liquidation pages for the period and its trailing weeks.",
+        "liqreport fetch --assets btc,eth --start 2025-01-06 --end 2025-03-03",
+    )
     _add_settings_flags(fetch)
     _add_period_flags(fetch)
     _add_fetch_flags(fetch)
 
-    build = command("build", "Run the SQL models and their data tests into output/warehouse.duckdb.",
-                    "liqreport build --select fct_liquidations_daily")
+    build = command(
+        "build",
+        "Run the SQL models and their data tests into output/warehouse.duckdb.",
+        "liqreport build --select fct_liquidations_daily",
+    )
     _add_settings_flags(build)
     _add_period_flags(build)
     build.add_argument("--select", help="run this model and what it depends on")
@@ -97,38 +125,62 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(test)
     _add_period_flags(test)
 
-    render = command("render", "Render the report from the warehouse, without fetching.",
-                     "liqreport render --week 2025-W09 --pdf")
+    render = command(
+        "render",
+        "Render the report from the warehouse, without fetching.",
+        "liqreport render --week 2025-W09 --pdf",
+    )
     _add_settings_flags(render)
     _add_period_flags(render)
     render.add_argument("--pdf", action="store_true", help="also write report.pdf (needs the pdf extra)")
 
-    email = command("email", "Build report.eml for a rendered period; --send sends it over SMTP.",
-                    "liqreport email --week 2025-W09 --to risk@example.com --send")
+    email = command(
+        "email",
+        "Build report.eml for a rendered period; --send sends it over SMTP.",
+        "liqreport email --week 2025-W09 --to risk@example.com --send",
+    )
     _add_settings_flags(email)
     _add_period_flags(email)
     email.add_argument("--to", dest="email_to", help="comma-separated recipients")
     email.add_argument("--send", action="store_true", help="send over SMTP (SMTP_HOST, SMTP_PORT, ...)")
     email.add_argument("--attach-pdf", action="store_true", help="attach report.pdf when it exists")
 
-    publish = command("publish", "Build output/site/: an index of every rendered report.", "liqreport publish")
+    publish = command(
+        "publish", "Build output/site/: an index of every rendered report.", "liqreport publish"
+    )
     _add_settings_flags(publish)
 
-    simulate = command("simulate", "Serve the Kaiko-compatible simulator on loopback.",
-                       "liqreport simulate --port 8765 --latency-ms 150")
+    simulate = command(
+        "simulate",
+        "Serve the Kaiko-compatible simulator on loopback.",
+        "liqreport simulate --port 8765 --latency-ms 150",
+    )
     simulate.add_argument("--port", type=int, default=8765)
     simulate.add_argument("--seed", type=int, default=7)
     simulate.add_argument("--latency-ms", type=float, default=0.0)
-    simulate.add_argument("--fault-rate", type=float, default=0.0,
-                          help="share of requests answered with a 429/5xx/truncated body")
+    simulate.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="share of requests answered with a 429/5xx/truncated body",
+    )
     return parser
 
 
 def settings_from_args(args: argparse.Namespace, environ=None):
     from report.settings import resolve
 
-    names = ("assets", "interval", "region", "base_url", "output_dir", "no_demo", "concurrency",
-             "max_requests_per_second", "email_to")
+    names = (
+        "assets",
+        "interval",
+        "region",
+        "base_url",
+        "output_dir",
+        "no_demo",
+        "concurrency",
+        "max_requests_per_second",
+        "email_to",
+    )
     flags = {name: getattr(args, name, None) for name in names}
     return resolve(flags, dict(os.environ if environ is None else environ), getattr(args, "config", None))
 
@@ -143,7 +195,9 @@ def period_from_args(args: argparse.Namespace, now: datetime | None = None):
         return periods.iso_week(week)
     if start or end:
         if not (start and end):
-            raise ConfigError("--start and --end go together: give both, e.g. --start 2025-02-03 --end 2025-02-10.")
+            raise ConfigError(
+                "--start and --end go together: give both, e.g. --start 2025-02-03 --end 2025-02-10."
+            )
         return periods.explicit(start, end)
     return periods.last_complete_week(now or datetime.now(UTC))
 
@@ -154,8 +208,9 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         from report.simulator import serve_cli
 
-        return serve_cli(port=args.port, seed=args.seed, latency_ms=args.latency_ms,
-                         fault_rate=args.fault_rate, log=_log)
+        return serve_cli(
+            port=args.port, seed=args.seed, latency_ms=args.latency_ms, fault_rate=args.fault_rate, log=_log
+        )
     settings = settings_from_args(args)
     if args.command == "publish":
         pipeline.publish(settings, log=_log)

@@ -57,7 +57,9 @@ def parse_utc(value: str, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"{name} {value!r} is not an ISO 8601 date or time, e.g. 2025-02-03 or 2025-02-03T00:00Z.") from None
+        raise ConfigError(
+            f"{name} {value!r} is not an ISO 8601 date or time, e.g. 2025-02-03 or 2025-02-03T00:00Z."
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -67,9 +69,20 @@ def explicit(start: str, end: str) -> Period:
     begin, finish = parse_utc(start, "--start"), parse_utc(end, "--end")
     if finish <= begin:
         raise ConfigError(f"--end {end} is not after --start {start}: the range is [start, end).")
-    if begin.minute or begin.second or begin.microsecond or finish.minute or finish.second or finish.microsecond:
+    if (
+        begin.minute
+        or begin.second
+        or begin.microsecond
+        or finish.minute
+        or finish.second
+        or finish.microsecond
+    ):
         raise ConfigError("--start and --end must fall on whole UTC hours, the data's grain.")
-    label = f"{begin:%Y-%m-%d}_{finish:%Y-%m-%d}" if begin.hour == finish.hour == 0 else f"{begin:%Y-%m-%dT%H}_{finish:%Y-%m-%dT%H}"
+    label = (
+        f"{begin:%Y-%m-%d}_{finish:%Y-%m-%d}"
+        if begin.hour == finish.hour == 0
+        else f"{begin:%Y-%m-%dT%H}_{finish:%Y-%m-%dT%H}"
+    )
     return Period(begin, finish, label)
 
 

@@ -6,6 +6,7 @@ Each step is usable alone (the CLI's commands) and prints one progress line; `ru
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -18,6 +19,23 @@ from report.settings import SQL_DIR, Settings
 TRAILING_WEEKS = 12
 
 Log = Callable[[str], None]
+
+
+def ensure_output_dir(settings: Settings) -> None:
+    """Fail before any request when the output folder cannot be written, rather than after a long fetch."""
+    from report.errors import ConfigError
+
+    folder = settings.output_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"output folder {folder} is not writable ({exc.strerror}): "
+            "pass --output-dir or fix its permissions."
+        ) from None
 
 
 def fetch_start(period: Period):
@@ -48,17 +66,25 @@ def model_variables(settings: Settings, period: Period) -> dict:
 def fetch(settings: Settings, period: Period, *, refresh: bool = False, log: Log = print):
     from report.fetch.fetcher import fetch_range
 
+    ensure_output_dir(settings)
     with source(settings, log) as live:
         return fetch_range(live, fetch_start(period), period.end, refresh=refresh, log=log)
 
 
-def build(settings: Settings, period: Period, *, select: str | None = None, run_tests: bool = True,
-          log: Log = print):
+def build(
+    settings: Settings, period: Period, *, select: str | None = None, run_tests: bool = True, log: Log = print
+):
     from report.models.exports import export
     from report.models.runner import build as build_models
 
-    results = build_models(settings.warehouse_path, SQL_DIR, model_variables(settings, period),
-                           select=select, run_tests=run_tests, log=log)
+    results = build_models(
+        settings.warehouse_path,
+        SQL_DIR,
+        model_variables(settings, period),
+        select=select,
+        run_tests=run_tests,
+        log=log,
+    )
     if select is None:
         export(settings.warehouse_path, settings.output_dir / "data")
     return results
@@ -78,8 +104,9 @@ def render(settings: Settings, period: Period, *, pdf: bool = False, log: Log = 
     return path
 
 
-def email(settings: Settings, period: Period, *, send: bool = False, attach_pdf: bool = False,
-          log: Log = print) -> Path:
+def email(
+    settings: Settings, period: Period, *, send: bool = False, attach_pdf: bool = False, log: Log = print
+) -> Path:
     from report.deliver.email import deliver
 
     return deliver(settings, settings.reports_dir / period.label, send=send, attach_pdf=attach_pdf, log=log)
@@ -93,8 +120,16 @@ def publish(settings: Settings, *, log: Log = print) -> Path:
     return index
 
 
-def run(settings: Settings, period: Period, *, refresh: bool = False, pdf: bool = False, send: bool = False,
-        log: Log = print) -> Path:
+def run(
+    settings: Settings,
+    period: Period,
+    *,
+    refresh: bool = False,
+    pdf: bool = False,
+    send: bool = False,
+    log: Log = print,
+) -> Path:
+    ensure_output_dir(settings)
     timings: dict[str, float] = {}
 
     def step(name: str, call):
@@ -105,8 +140,10 @@ def run(settings: Settings, period: Period, *, refresh: bool = False, pdf: bool 
         log(f"[{name}] done in {timings[name]:.1f}s")
         return result
 
-    log(f"liqreport run: {period.label} ({period.start:%Y-%m-%d} to {period.end:%Y-%m-%d} UTC), "
-        f"assets {','.join(settings.assets)}{' — DEMO DATA' if settings.demo else ''}")
+    log(
+        f"liqreport run: {period.label} ({period.start:%Y-%m-%d} to {period.end:%Y-%m-%d} UTC), "
+        f"assets {','.join(settings.assets)}{' — DEMO DATA' if settings.demo else ''}"
+    )
     step("fetch", lambda: fetch(settings, period, refresh=refresh, log=log))
     step("build", lambda: build(settings, period, log=log))
     path = step("render", lambda: render(settings, period, pdf=pdf, log=log))

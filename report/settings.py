@@ -19,8 +19,18 @@ ASSET_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 INTERVAL = re.compile(r"^(?:([1-9]|1[0-9]|2[0-4])h|1d)$")
 CONFIG_FILE = "liqreport.toml"
 CONFIG_KEYS = {
-    "assets", "region", "interval", "output_dir", "base_url", "page_size", "concurrency",
-    "max_requests_per_second", "timeout_s", "max_attempts", "settle_hours", "email_to",
+    "assets",
+    "region",
+    "interval",
+    "output_dir",
+    "base_url",
+    "page_size",
+    "concurrency",
+    "max_requests_per_second",
+    "timeout_s",
+    "max_attempts",
+    "settle_hours",
+    "email_to",
 }
 
 
@@ -131,7 +141,8 @@ def load_config_file(path: Path) -> dict:
     unknown = sorted(set(data) - CONFIG_KEYS)
     if unknown:
         raise ConfigError(
-            f"{path} has unknown key(s): {', '.join(unknown)}; known keys are {', '.join(sorted(CONFIG_KEYS))}."
+            f"{path} has unknown key(s): {', '.join(unknown)}; "
+            f"known keys are {', '.join(sorted(CONFIG_KEYS))}."
         )
     return data
 
@@ -176,7 +187,9 @@ def resolve(flags: dict, environ: dict, config_path: Path | None = None) -> Sett
     values["no_demo"] = bool(merged.get("no_demo", False))
     if "email_to" in merged:
         raw = merged["email_to"]
-        values["email_to"] = tuple(a.strip() for a in (raw.split(",") if isinstance(raw, str) else raw) if a.strip())
+        values["email_to"] = tuple(
+            a.strip() for a in (raw.split(",") if isinstance(raw, str) else raw) if a.strip()
+        )
     values["smtp"] = SmtpSettings(
         host=environ.get("SMTP_HOST") or None,
         port=_positive("SMTP_PORT", environ.get("SMTP_PORT", 587)),
@@ -187,8 +200,11 @@ def resolve(flags: dict, environ: dict, config_path: Path | None = None) -> Sett
     )
     settings = Settings(**values)
     if settings.no_demo and settings.api_key is None:
-        raise ConfigError("no API key: set KAIKO_API_KEY (or drop --no-demo to run on the built-in simulator).")
+        raise ConfigError(
+            "no API key: set KAIKO_API_KEY (or drop --no-demo to run on the built-in simulator)."
+        )
     return settings
+
 
 # sql/ and templates/ live beside the package (the project is installed editable, as the Makefile does).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
