@@ -1,0 +1,34 @@
+-- one row per asset × hour of the report period; an hour outside every complete window has is_covered = false
+{{ config(materialized='table') }}
+
+with report_window as (select * from {{ ref('rpt_report_window') }}),
+
+hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
+
+assets as (select distinct asset from hourly),
+
+hour_spine as (
+    select unnest(generate_series(report_start, report_end - interval 1 hour, interval 1 hour)) as hour
+    from report_window
+),
+
+final as (
+    select
+        assets.asset,
+        hour_spine.hour,
+        hourly.hour is not null as is_covered,
+        coalesce(hourly.has_data, false) as has_data,
+        hourly.total_trades,
+        hourly.total_amount,
+        hourly.long_trades,
+        hourly.long_amount,
+        hourly.short_trades,
+        hourly.short_amount
+    from assets
+    cross join hour_spine
+    left join hourly
+        on hourly.asset = assets.asset
+        and hourly.hour = hour_spine.hour
+)
+
+select * from final

@@ -1,0 +1,143 @@
+-- one row per asset: the report period's headline figures and their comparison bases
+-- Changes use only fully covered base periods: a half-fetched week would fake a jump.
+{{ config(materialized='table') }}
+
+with report_window as (select * from {{ ref('rpt_report_window') }}),
+
+hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
+
+hourly_by_exchange as (select * from {{ ref('fct_liquidations_hourly_by_exchange') }}),
+
+assets as (select distinct asset from hourly),
+
+-- period_index 0 is the report period, 1 the period before it, … 4 four periods back
+hourly_in_periods as (
+    select
+        hourly.*,
+        report_window.period_hours,
+        cast(floor(
+            datediff('hour', hourly.hour, report_window.report_end - interval 1 hour)
+            / report_window.period_hours
+        ) as integer) as period_index
+    from hourly
+    cross join report_window
+    where hourly.hour < report_window.report_end
+        and hourly.hour >= report_window.report_start - 4 * (report_window.report_end - report_window.report_start)
+),
+
+period_totals as (
+    select
+        asset,
+        period_index,
+        sum(total_amount) as total_amount,
+        count(*) as hours_covered,
+        count(*) = any_value(period_hours) as is_fully_covered
+    from hourly_in_periods
+    group by asset, period_index
+),
+
+current_period as (
+    select
+        asset,
+        sum(total_trades) as total_trades,
+        sum(total_amount) as total_amount,
+        sum(long_trades) as long_trades,
+        sum(long_amount) as long_amount,
+        sum(short_trades) as short_trades,
+        sum(short_amount) as short_amount,
+        count(*) as hours_covered,
+        count(*) filter (where has_data) as hours_with_data,
+        arg_max(hour, total_amount) filter (where total_amount > 0) as biggest_hour,
+        max(total_amount) filter (where total_amount > 0) as biggest_hour_amount
+    from hourly_in_periods
+    where period_index = 0
+    group by asset
+),
+
+daily_in_period as (
+    select asset, cast(hour as date) as day, sum(total_amount) as total_amount
+    from hourly_in_periods
+    where period_index = 0
+    group by asset, cast(hour as date)
+),
+
+biggest_day as (
+    select
+        asset,
+        arg_max(day, total_amount) as biggest_day,
+        max(total_amount) as biggest_day_amount
+    from daily_in_period
+    where total_amount > 0
+    group by asset
+),
+
+exchange_totals as (
+    select hourly_by_exchange.asset, hourly_by_exchange.exchange, sum(hourly_by_exchange.total_amount) as total_amount
+    from hourly_by_exchange
+    cross join report_window
+    where hourly_by_exchange.hour >= report_window.report_start
+        and hourly_by_exchange.hour < report_window.report_end
+    group by hourly_by_exchange.asset, hourly_by_exchange.exchange
+),
+
+dominant_exchange as (
+    select asset, arg_max(exchange, total_amount) as dominant_exchange
+    from exchange_totals
+    where total_amount > 0
+    group by asset
+),
+
+previous_period as (
+    select asset, total_amount, hours_covered, is_fully_covered
+    from period_totals
+    where period_index = 1
+),
+
+trailing_average as (
+    select
+        asset,
+        avg(total_amount) filter (where is_fully_covered) as total_amount,
+        count(*) filter (where is_fully_covered) as periods_in_average
+    from period_totals
+    where period_index between 1 and 4
+    group by asset
+),
+
+final as (
+    select
+        assets.asset,
+        coalesce(current_period.total_trades, 0) as total_trades,
+        coalesce(current_period.total_amount, 0) as total_amount,
+        coalesce(current_period.long_trades, 0) as long_trades,
+        coalesce(current_period.long_amount, 0) as long_amount,
+        coalesce(current_period.short_trades, 0) as short_trades,
+        coalesce(current_period.short_amount, 0) as short_amount,
+        current_period.long_amount / nullif(current_period.total_amount, 0) as long_share,
+        current_period.total_amount / nullif(current_period.total_trades, 0) as average_size,
+        case when previous_period.is_fully_covered then previous_period.total_amount end
+            as previous_total_amount,
+        coalesce(previous_period.hours_covered, 0) as previous_hours_covered,
+        current_period.total_amount / nullif(
+            case when previous_period.is_fully_covered then previous_period.total_amount end, 0
+        ) - 1 as change_vs_last_week,
+        trailing_average.total_amount as trailing_4w_average,
+        coalesce(trailing_average.periods_in_average, 0) as periods_in_average,
+        current_period.total_amount / nullif(trailing_average.total_amount, 0) - 1 as change_vs_4w_avg,
+        biggest_day.biggest_day,
+        biggest_day.biggest_day_amount,
+        current_period.biggest_hour,
+        current_period.biggest_hour_amount,
+        dominant_exchange.dominant_exchange,
+        coalesce(current_period.hours_covered, 0) as hours_covered,
+        coalesce(current_period.hours_with_data, 0) as hours_with_data,
+        report_window.period_hours as hours_in_period
+    from assets
+    cross join report_window
+    left join current_period on current_period.asset = assets.asset
+    left join previous_period on previous_period.asset = assets.asset
+    left join trailing_average on trailing_average.asset = assets.asset
+    left join biggest_day on biggest_day.asset = assets.asset
+    left join dominant_exchange on dominant_exchange.asset = assets.asset
+)
+
+select * from final

@@ -1,0 +1,42 @@
+-- one row per asset × ISO week (Monday) over the 12 weeks before the report period and the period's own weeks
+{{ config(materialized='table') }}
+
+with report_window as (select * from {{ ref('rpt_report_window') }}),
+
+weekly as (select * from {{ ref('fct_liquidations_weekly') }}),
+
+hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
+
+assets as (select distinct asset from hourly),
+
+week_spine as (
+    select
+        cast(unnest(generate_series(
+            date_trunc('week', report_start) - interval 12 week,
+            report_end - interval 1 hour,
+            interval 1 week
+        )) as date) as week_start
+    from report_window
+),
+
+final as (
+    select
+        assets.asset,
+        week_spine.week_start,
+        coalesce(weekly.hours_covered, 0) as hours_covered,
+        168 as hours_in_week,
+        coalesce(weekly.hours_covered, 0) < 168 as is_partial,
+        week_spine.week_start >= cast(date_trunc('week', report_window.report_start) as date) as is_report_week,
+        weekly.total_trades,
+        weekly.total_amount,
+        weekly.long_amount,
+        weekly.short_amount
+    from assets
+    cross join week_spine
+    cross join report_window
+    left join weekly
+        on weekly.asset = assets.asset
+        and weekly.week_start = week_spine.week_start
+)
+
+select * from final
