@@ -1,0 +1,278 @@
+"""Kaiko's liquidation endpoint over one shared `requests.Session`.
+
+Retries of 429/5xx answers and network faults live on the session's adapter (`urllib3.util.Retry`, with
+backoff, jitter and `Retry-After`). A body cut off mid-read, or a 200 whose body is not JSON, arrives after
+urllib3 has handed the response over, so `PageChain` retries only that case itself, with the same backoff
+and within the same attempt budget. Other 4xx answers fail at once. The API key travels only in the
+`X-Api-Key` header: messages show URLs without their query, and any text quoted from the API is redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from report.errors import FetchError
+from report.fetch.ratelimit import TokenBucket
+from report.fetch.windows import FetchWindow
+from report.settings import Settings
+
+ENDPOINT = "liquidation.v1/token"
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+BACKOFF_FACTOR = 0.5  # seconds: 0, 1, 2, 4, 8 … between consecutive failures
+BACKOFF_JITTER = 0.25
+BACKOFF_MAX = 30.0
+RETRY_AFTER_MAX = 60  # a Retry-After beyond this is treated as this
+CONNECT_TIMEOUT_S = 10.0
+AUTH_HINT = "set KAIKO_API_KEY to a valid key (or unset it to run on the built-in simulator)"
+
+
+class PacedRetry(Retry):
+    """urllib3's Retry that also takes a token from the shared rate limit before each retry."""
+
+    limiter: TokenBucket | None = None
+
+    def new(self, **kw):
+        retry = super().new(**kw)
+        retry.limiter = self.limiter
+        return retry
+
+    def sleep(self, response=None) -> None:
+        super().sleep(response)
+        if self.limiter is not None:
+            self.limiter.acquire()
+
+
+def build_session(settings: Settings, limiter: TokenBucket | None = None) -> requests.Session:
+    """One session for every thread: retries and a connection pool sized to the concurrency."""
+    retry = PacedRetry(
+        total=settings.max_attempts - 1,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET"}),
+        backoff_factor=BACKOFF_FACTOR,
+        backoff_jitter=BACKOFF_JITTER,
+        backoff_max=BACKOFF_MAX,
+        respect_retry_after_header=True,
+        retry_after_max=RETRY_AFTER_MAX,
+        raise_on_status=False,
+        raise_on_redirect=False,
+        redirect=0,
+    )
+    retry.limiter = limiter
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=settings.concurrency)
+    session = requests.Session()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def backoff_seconds(consecutive_failures: int) -> float:
+    """The same schedule urllib3's Retry uses for the adapter's retries."""
+    if consecutive_failures <= 1:
+        return 0.0
+    pause = BACKOFF_FACTOR * 2 ** (consecutive_failures - 1) + random.random() * BACKOFF_JITTER
+    return min(BACKOFF_MAX, pause)
+
+
+def public_url(url: str) -> str:
+    """The URL without its query (continuation tokens, anything key-like) or credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    url: str  # without query
+    raw: bytes  # the body as received, after gzip decoding
+    body: object  # parsed JSON: a dict for a well-formed page
+
+    @property
+    def rows(self) -> int:
+        data = self.body.get("data") if isinstance(self.body, dict) else None
+        return len(data) if isinstance(data, list) else 0
+
+    @property
+    def answer_time(self) -> str | None:
+        return self.body.get("answer_time") if isinstance(self.body, dict) else None
+
+
+class MalformedPage(FetchError):
+    """A 200 whose body is still not JSON after every attempt: its bytes go to quarantine."""
+
+    def __init__(self, number: int, raw: bytes, reason: str):
+        super().__init__(reason)
+        self.number, self.raw, self.reason = number, raw, reason
+
+
+class KaikoClient:
+    def __init__(self, settings: Settings, session: requests.Session, limiter: TokenBucket | None = None):
+        self.settings = settings
+        self.session = session
+        self.limiter = limiter
+        self.timeout = (min(CONNECT_TIMEOUT_S, settings.timeout_s), settings.timeout_s)
+
+    def endpoint(self, asset: str) -> str:
+        return f"{self.settings.api_root}/v2/data/{ENDPOINT}/{asset}"
+
+    def first_params(self, window: FetchWindow) -> dict:
+        return {"interval": window.interval, "page_size": self.settings.page_size, "sort": "asc",
+                "start_time": window.start_time, "end_time": window.end_time}
+
+    def headers(self) -> dict:
+        return {"X-Api-Key": self.settings.api_key or "", "Accept": "application/json",
+                "Accept-Encoding": "gzip"}
+
+    def pages(self, window: FetchWindow) -> PageChain:
+        return PageChain(self, window)
+
+    def redact(self, text: str) -> str:
+        key = self.settings.api_key
+        return text.replace(key, "***") if key else text
+
+
+class PageChain:
+    """The pages of one window in order: the first query, then each `next_url` exactly as returned.
+
+    Counts its HTTP requests and retries for the fetch summary.
+    """
+
+    def __init__(self, client: KaikoClient, window: FetchWindow):
+        self.client = client
+        self.window = window
+        self.next_request: tuple[str, dict | None] | None = (client.endpoint(window.asset),
+                                                              client.first_params(window))
+        self.pages_read = 0
+        self.requests = 0
+        self.retries = 0
+        self._followed: set[str] = set()
+
+    def __iter__(self) -> Iterator[Page]:
+        while self.next_request is not None:
+            url, params = self.next_request
+            raw, body = self._get(url, params)
+            self.pages_read += 1
+            self.next_request = self._follow_up(body)
+            yield Page(self.pages_read, public_url(url), raw, body)
+
+    def _follow_up(self, body) -> tuple[str, dict | None] | None:
+        if not isinstance(body, dict):
+            return None
+        next_url, token = body.get("next_url"), body.get("continuation_token")
+        if next_url:
+            follow = (str(next_url), None)
+        elif token:
+            follow = (self.client.endpoint(self.window.asset), {"continuation_token": str(token)})
+        else:
+            return None
+        marker = f"{follow[0]}|{follow[1]}"
+        if marker in self._followed:
+            raise FetchError(f"Kaiko API sent the same continuation twice for {self.window.asset}, window "
+                             f"{self.window.describe()}: stopped to avoid a loop; try again later.")
+        self._followed.add(marker)
+        return follow
+
+    def _get(self, url: str, params: dict | None) -> tuple[bytes, object]:
+        """One page, retrying bodies cut off mid-read and 200s that are not JSON within the attempt budget."""
+        budget = self.client.settings.max_attempts
+        attempts = 0
+        failures = 0
+        while True:
+            if self.client.limiter is not None:
+                self.client.limiter.acquire()
+            try:
+                response = self.client.session.get(url, params=params, headers=self.client.headers(),
+                                                   timeout=self.client.timeout, stream=True)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                exhausted = isinstance(exc.args[0] if exc.args else None, MaxRetryError)
+                attempts += budget if exhausted else 1
+                self.requests += budget if exhausted else 1
+                self.retries += budget - 1 if exhausted else 0
+                raise self._exhausted(url, attempts, network_problem(exc, self.client.timeout)) from None
+            with response:
+                history = len(response.raw.retries.history) if getattr(response.raw, "retries", None) else 0
+                attempts += 1 + history
+                self.requests += 1 + history
+                self.retries += history
+                raw, problem = read_body(response)
+                if raw is not None and response.status_code != 200:
+                    raise self._refusal(url, response, raw, attempts)
+            if problem is None:
+                try:
+                    return raw, json.loads(raw)
+                except ValueError:
+                    problem = "HTTP 200 with a body that is not JSON"
+            failures += 1
+            if attempts >= budget:
+                if raw is not None:
+                    raise MalformedPage(self.pages_read + 1, raw, problem)
+                raise self._exhausted(url, attempts, problem)
+            self.retries += 1
+            time.sleep(backoff_seconds(failures + 1))
+
+    def _exhausted(self, url: str, attempts: int, problem: str) -> FetchError:
+        return FetchError(f"GET {public_url(url)} (window {self.window.label}) failed after {attempts} "
+                          f"attempt{'s' if attempts != 1 else ''}: {self.client.redact(problem)}")
+
+    def _refusal(self, url: str, response: requests.Response, raw: bytes, attempts: int) -> FetchError:
+        status = response.status_code
+        message = self.client.redact(api_message(raw) or response.reason or "no message")
+        if status in RETRY_STATUSES:
+            return self._exhausted(url, attempts, f"HTTP {status} {message}")
+        text = (f"Kaiko API answered {status} for {self.window.asset}, window {self.window.describe()}: "
+                f"{message.rstrip('.')}")
+        if status in (401, 403):
+            text += f"; {AUTH_HINT}"
+        return FetchError(text + ".")
+
+
+def read_body(response: requests.Response) -> tuple[bytes | None, str | None]:
+    """The whole (gzip-decoded) body, or None and why it could not be read."""
+    try:
+        return response.content, None
+    except requests.exceptions.ContentDecodingError:
+        return None, "the gzip body could not be decoded (cut off?)"
+    except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as exc:
+        return None, f"the body was cut off mid-read ({type(_reason(exc)).__name__})"
+
+
+def api_message(raw: bytes) -> str | None:
+    """The `message` of Kaiko's JSON error body, else a short printable excerpt."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        text = raw[:200].decode("utf-8", "replace").strip()
+        return " ".join(text.split()) or None
+    if isinstance(body, dict) and body.get("message"):
+        return " ".join(str(body["message"]).split())
+    return None
+
+
+def _reason(exc: BaseException) -> BaseException:
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    return getattr(inner, "reason", None) or inner
+
+
+def network_problem(exc: BaseException, timeout: tuple[float, float]) -> str:
+    """Describe a network failure without urllib3's text, which quotes the URL and its query."""
+    reason = _reason(exc)
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"could not connect within {timeout[0]:g}s"
+    if isinstance(reason, ReadTimeoutError) or isinstance(exc, requests.ReadTimeout):
+        return f"no answer within {timeout[1]:g}s"
+    if isinstance(reason, NewConnectionError):
+        return "could not connect (is the API root right and reachable?)"
+    if isinstance(reason, ProtocolError):
+        return "the connection was closed without an answer"
+    return f"network error ({type(reason).__name__})"

@@ -1,0 +1,236 @@
+"""The landing zone (docs/architecture.md §2): raw pages written atomically, the manifest last.
+
+    landing/liquidation_token/asset={asset}/interval={interval}/window={YYYY-MM-DD}/fetch={fetch_id}/
+        page-00001.json … _manifest.json
+    landing/_quarantine/{asset}/{window}/{fetch_id}-page-00003.json (+ .reason.txt)
+
+Readers trust a fetch folder only once its `_manifest.json` exists, so a run killed at any point leaves
+either a complete fetch or a folder nobody reads; the next fetch of that window removes such folders.
+Older complete fetches stay: a reader may be using them, and the newest complete fetch wins anyway.
+
+Which pages land, and which go to quarantine (the window then fails and gets no manifest):
+- quarantined: a body that is not JSON after every retry; `data` missing or not a list; a row that is
+  not an object, lacks `interval_time` or `interval_timestamp`, has a measure that is neither a number
+  nor a numeric string ("123.4") nor null, or has `exchanges` that is neither a list of objects nor null.
+  These would break the models or silently drop an hour, so nothing of the window is trusted.
+- landed as-is: unknown extra fields, `exchanges: null`, negative numbers, totals that disagree with
+  their parts, hours outside the window. The SQL data tests judge those, where a person can see them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from report.fetch.client import ENDPOINT, Page
+from report.fetch.windows import FetchWindow
+
+TABLE = "liquidation_token"
+MANIFEST = "_manifest.json"
+MANIFEST_VERSION = 1
+MEASURES = ("total_trades", "total_amount", "long_trades", "long_amount", "short_trades", "short_amount")
+_fetch_id_lock = threading.Lock()
+_last_fetch_id = [""]
+
+
+def new_fetch_id() -> str:
+    """UTC time of the fetch start, `YYYYMMDDTHHMMSSffffffZ`: sorts lexically in time, unique per process."""
+    with _fetch_id_lock:
+        while True:
+            fetch_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            if fetch_id > _last_fetch_id[0]:
+                _last_fetch_id[0] = fetch_id
+                return fetch_id
+
+
+def utc_now_z() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def page_name(number: int) -> str:
+    return f"page-{number:05d}.json"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename over the target, fsync the folder."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def page_problem(body) -> str | None:
+    """Why a parsed page must not land, or None when it may (see the module docstring)."""
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    data = body.get("data")
+    if "data" not in body:
+        return "`data` is missing"
+    if not isinstance(data, list):
+        return f"`data` is a {type(data).__name__}, not a list"
+    for index, row in enumerate(data):
+        problem = row_problem(row)
+        if problem:
+            return f"row {index}: {problem}"
+    return None
+
+
+def row_problem(row) -> str | None:
+    if not isinstance(row, dict):
+        return "not an object"
+    for name in ("interval_time", "interval_timestamp"):
+        if row.get(name) is None:
+            return f"`{name}` is missing"
+    for name in MEASURES:
+        if name in row and not is_numeric(row[name]):
+            return f"`{name}` is not numeric: {str(row[name])[:40]!r}"
+    exchanges = row.get("exchanges")
+    if exchanges is not None:
+        if not isinstance(exchanges, list):
+            return f"`exchanges` is a {type(exchanges).__name__}, not a list or null"
+        if not all(isinstance(entry, dict) for entry in exchanges):
+            return "`exchanges` holds an entry that is not an object"
+    return None
+
+
+def is_numeric(value) -> bool:
+    """Numbers, numeric strings (some Kaiko endpoints quote numbers) and null; not booleans, NaN or inf."""
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        try:
+            return math.isfinite(float(value))
+        except ValueError:
+            return False
+    return False
+
+
+class LandingWindow:
+    """The folder of one window: its complete fetches, and a new fetch in progress."""
+
+    def __init__(self, landing_dir: Path, window: FetchWindow):
+        self.landing_dir = landing_dir
+        self.window = window
+        self.path = (landing_dir / TABLE / f"asset={window.asset}" / f"interval={window.interval}"
+                     / f"window={window.label}")
+
+    def fetch_dirs(self) -> list[Path]:
+        if not self.path.is_dir():
+            return []
+        return sorted(p for p in self.path.iterdir() if p.is_dir() and p.name.startswith("fetch="))
+
+    def complete_manifests(self) -> list[dict]:
+        """Manifests of the complete fetches, oldest first."""
+        manifests = []
+        for folder in self.fetch_dirs():
+            manifest = read_manifest(folder)
+            if manifest is not None:
+                manifests.append(manifest)
+        return manifests
+
+    def newest_complete(self) -> dict | None:
+        manifests = self.complete_manifests()
+        return manifests[-1] if manifests else None
+
+    def remove_incomplete(self) -> list[Path]:
+        """Delete fetch folders without a manifest: left by a killed or failed run, read by nobody."""
+        removed = []
+        for folder in self.fetch_dirs():
+            if read_manifest(folder) is None:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+        return removed
+
+    def begin(self) -> FetchFolder:
+        self.path.mkdir(parents=True, exist_ok=True)
+        while True:
+            fetch_id = new_fetch_id()
+            folder = self.path / f"fetch={fetch_id}"
+            try:
+                folder.mkdir()
+            except FileExistsError:  # another process started this window in the same microsecond
+                continue
+            fsync_dir(self.path)
+            return FetchFolder(self.landing_dir, self.window, fetch_id, folder)
+
+
+def read_manifest(folder: Path) -> dict | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_bytes())
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+class FetchFolder:
+    """One fetch of one window being landed: pages first, then the manifest that makes it complete."""
+
+    def __init__(self, landing_dir: Path, window: FetchWindow, fetch_id: str, path: Path):
+        self.landing_dir = landing_dir
+        self.window = window
+        self.fetch_id = fetch_id
+        self.path = path
+        self.fetched_at = utc_now_z()
+        self.pages: list[dict] = []
+
+    def land(self, page: Page) -> dict:
+        name = page_name(page.number)
+        write_atomic(self.path / name, page.raw)
+        entry = {"file": name, "sha256": hashlib.sha256(page.raw).hexdigest(), "bytes": len(page.raw),
+                 "rows": page.rows, "answer_time": page.answer_time}
+        self.pages.append(entry)
+        return entry
+
+    def quarantine(self, number: int, raw: bytes, reason: str) -> Path:
+        folder = self.landing_dir / "_quarantine" / self.window.asset / self.window.label
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{self.fetch_id}-{page_name(number)}"
+        write_atomic(target, raw)
+        write_atomic(target.with_suffix(".reason.txt"),
+                     f"{reason}\nasset={self.window.asset} window={self.window.label} "
+                     f"range={self.window.start_time}..{self.window.end_time} page={number}\n".encode())
+        return target
+
+    def complete(self, *, source: str, request_url: str, request_params: dict) -> dict:
+        """Write the manifest last, atomically: from now on readers see this fetch."""
+        manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "source": source,
+            "endpoint": ENDPOINT,
+            "asset": self.window.asset,
+            "interval": self.window.interval,
+            "window": self.window.label,
+            "fetch_id": self.fetch_id,
+            "start_time": self.window.start_time,
+            "end_time": self.window.end_time,
+            "request": {"url": request_url, "params": request_params},
+            "fetched_at": self.fetched_at,
+            "completed_at": utc_now_z(),
+            "answer_time": self.pages[0]["answer_time"] if self.pages else None,
+            "page_count": len(self.pages),
+            "row_count": sum(entry["rows"] for entry in self.pages),
+            "pages": self.pages,
+        }
+        write_atomic(self.path / MANIFEST, json.dumps(manifest, indent=2).encode())
+        return manifest
