@@ -170,3 +170,55 @@ def compare_with_exports(frames: dict[str, pd.DataFrame], data_dir: Path) -> lis
         exported = pd.read_parquet(Path(data_dir) / f"{name}.parquet")
         problems.extend(compare_frames(name, frames[name], exported))
     return problems
+
+
+def baseline_render(frames: dict[str, pd.DataFrame], start: datetime, end: datetime, out_dir: Path) -> int:
+    """The report a pandas user would make: three pyplot charts per asset and `to_html` tables in one page.
+
+    Returns the number of charts drawn.
+    """
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    week_start = pd.Timestamp(start.replace(tzinfo=None))
+    week_end = pd.Timestamp(end.replace(tzinfo=None))
+    daily = frames["daily"][(frames["daily"]["day"] >= week_start) & (frames["daily"]["day"] < week_end)]
+    weekly = frames["weekly"][frames["weekly"]["week_start"] < week_end]
+    by_exchange = frames["weekly_by_exchange"][frames["weekly_by_exchange"]["week_start"] == week_start]
+
+    def png(figure) -> str:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        plt.close(figure)
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    sections, charts = [], 0
+    for asset, days in daily.groupby("asset"):
+        images = []
+        figure, axes = plt.subplots(figsize=(8, 3))
+        axes.bar(days["day"], days["long_amount"], label="long")
+        axes.bar(days["day"], -days["short_amount"], label="short")
+        axes.set_title(f"{asset}: daily liquidations (USD)")
+        axes.legend()
+        images.append(png(figure))
+        weeks = weekly[weekly["asset"] == asset]
+        figure, axes = plt.subplots(figsize=(8, 3))
+        axes.bar(weeks["week_start"], weeks["total_amount"], width=5)
+        axes.set_title(f"{asset}: weekly liquidations (USD)")
+        images.append(png(figure))
+        venues = by_exchange[by_exchange["asset"] == asset]
+        figure, axes = plt.subplots(figsize=(8, 3))
+        axes.barh(venues["exchange"], venues["total_amount"])
+        axes.set_title(f"{asset}: by exchange (USD)")
+        images.append(png(figure))
+        charts += len(images)
+        tags = "".join(f'<img src="data:image/png;base64,{image}">' for image in images)
+        sections.append(f"<h2>{asset}</h2>{tags}{days.to_html(index=False)}{venues.to_html(index=False)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.html").write_text(f"<html><body>{''.join(sections)}</body></html>", encoding="utf-8")
+    return charts

@@ -1,0 +1,442 @@
+"""The benchmark scenarios: each side (liqreport, the pandas baseline, DuckDB's bare scan) runs in its own
+child process, `python -m bench.scenarios SIDE '<json args>'`, which prints one JSON line: its seconds,
+its peak RSS (VmHWM) and what it counted. The parent keeps the simulator and compares the sides.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+BENCH_KEY = "bench"
+# 50 asset codes: the demo's five, then other liquid perpetuals (the simulator derives unknown assets' data).
+ASSETS = ("btc", "eth", "sol", "xrp", "doge", "ada", "avax", "link", "dot", "ltc", "bch", "trx", "near",
+          "apt", "arb", "op", "sui", "ton", "uni", "atom", "fil", "etc", "inj", "sei", "tia", "wld", "pepe",
+          "shib", "bnb", "aave", "mkr", "ldo", "crv", "rune", "ftm", "icp", "hbar", "xlm", "algo", "stx",
+          "imx", "grt", "sand", "mana", "axs", "gala", "ens", "jup", "pyth", "ena")
+
+Log = Callable[[str], None]
+# The floor for the build: read every page, unnest hours and their exchanges, sum. (A benchmark's probe, so it
+# stays here rather than in sql/, which holds only the product's models.)
+FLOOR_SCAN = ("select count(*), sum(h.total_amount), sum(len(h.exchanges)), "
+              "sum(list_sum([e.total_amount for e in h.exchanges])) "
+              "from (select unnest(data) as h from read_json(?))")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    fetch_assets: int
+    fetch_weeks: int
+    fetch_latency_s: float
+    build_assets: int
+    build_weeks: int
+    render_assets: int
+    run_assets: tuple[str, ...] | None  # None = the demo's default assets
+
+
+FULL = Sizes(fetch_assets=8, fetch_weeks=12, fetch_latency_s=0.15, build_assets=50, build_weeks=104,
+             render_assets=20, run_assets=None)
+QUICK = Sizes(fetch_assets=2, fetch_weeks=2, fetch_latency_s=0.15, build_assets=3, build_weeks=8,
+              render_assets=3, run_assets=("btc", "eth"))
+
+# Fixed weeks, so that reruns compare like with like (the simulator's data is deterministic per seed).
+FETCH_LAST_WEEK = "2025-W20"
+
+
+def weeks_ending(last_week: str, weeks: int):
+    """(start, end, last period) of `weeks` ISO weeks ending with `last_week`."""
+    from report.periods import iso_week
+
+    period = iso_week(last_week)
+    return period.end - timedelta(weeks=weeks), period.end, period
+
+
+def last_complete_week_label(now: datetime | None = None) -> str:
+    from report.periods import last_complete_week
+
+    return last_complete_week(now or datetime.now(UTC)).label
+
+
+def _stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- running a side in a child process -------------------------------------------------------------------
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (VmHWM) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def run_side(name: str, args: dict, *, timeout_s: float = 1800) -> dict:
+    """Run SIDES[name](args) in a fresh interpreter; its result, with `peak_rss_mb`, or RuntimeError."""
+    command = [sys.executable, "-m", "bench.scenarios", name, json.dumps(args, default=str)]
+    proc = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout_s)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"bench side {name} failed (exit {proc.returncode}):\n{tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+SIDES: dict[str, Callable[[dict], dict]] = {}
+
+
+def side(function):
+    SIDES[function.__name__] = function
+    return function
+
+
+def _settings(args: dict):
+    from report.settings import Settings
+
+    values = {"output_dir": Path(args["output_dir"]), "assets": tuple(args["assets"])}
+    if args.get("base_url"):
+        values.update(base_url=args["base_url"], api_key=BENCH_KEY)
+    for name in ("concurrency", "max_requests_per_second"):
+        if args.get(name):
+            values[name] = args[name]
+    return Settings(**values)
+
+
+def _period(args: dict):
+    from report.periods import iso_week
+
+    return iso_week(args["week"])
+
+
+@side
+def fetch_liqreport(args: dict) -> dict:
+    from report.fetch.fetcher import fetch_range
+
+    settings = _settings(args)
+    start, end = datetime.fromisoformat(args["start"]), datetime.fromisoformat(args["end"])
+    started = time.perf_counter()
+    fetch_range(settings, start, end, refresh=False, log=_stderr_log)
+    return {"seconds": time.perf_counter() - started, "concurrency": settings.concurrency,
+            "max_requests_per_second": settings.max_requests_per_second}
+
+
+@side
+def fetch_baseline(args: dict) -> dict:
+    from bench.baseline import baseline_fetch
+
+    start, end = datetime.fromisoformat(args["start"]), datetime.fromisoformat(args["end"])
+    started = time.perf_counter()
+    rows = baseline_fetch(args["base_url"], BENCH_KEY, args["assets"], start, end)
+    return {"seconds": time.perf_counter() - started, "rows": len(rows)}
+
+
+@side
+def build_liqreport(args: dict) -> dict:
+    from report import pipeline
+
+    settings = _settings(args)
+    settings.warehouse_path.unlink(missing_ok=True)
+    profile = None
+    if args.get("profile"):
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
+    started = time.perf_counter()
+    pipeline.build(settings, _period(args), log=_stderr_log)
+    seconds = time.perf_counter() - started
+    result = {"seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(args["profile"])
+    return result
+
+
+@side
+def build_baseline(args: dict) -> dict:
+    from bench.baseline import baseline_build, compare_with_exports
+
+    started = time.perf_counter()
+    frames = baseline_build(Path(args["landing_dir"]))
+    seconds = time.perf_counter() - started
+    rss = peak_rss_mb()
+    problems = compare_with_exports(frames, Path(args["data_dir"])) if args.get("data_dir") else None
+    return {"seconds": seconds, "peak_rss_mb": rss, "problems": problems,
+            "rows": {name: len(frame) for name, frame in frames.items()}}
+
+
+@side
+def build_floor(args: dict) -> dict:
+    """DuckDB's bare scan of the same pages: read, unnest hours and exchanges, sum. Nothing else."""
+    import duckdb
+
+    glob = f"{Path(args['landing_dir']).as_posix()}/liquidation_token/*/*/*/*/page-*.json"
+    started = time.perf_counter()
+    with duckdb.connect() as connection:
+        totals = connection.execute(FLOOR_SCAN, [glob]).fetchone()
+    return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(),
+            "hours": totals[0], "total_amount": totals[1], "exchange_rows": totals[2]}
+
+
+@side
+def render_liqreport(args: dict) -> dict:
+    from report import pipeline
+
+    started = time.perf_counter()
+    path = pipeline.render(_settings(args), _period(args), log=_stderr_log)
+    seconds = time.perf_counter() - started
+    summary = json.loads((Path(path).parent / "summary.json").read_text())
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "charts": len(summary.get("charts", []))}
+
+
+@side
+def render_baseline(args: dict) -> dict:
+    from bench.baseline import baseline_build, baseline_render
+
+    frames = baseline_build(Path(args["landing_dir"]))
+    period = _period(args)
+    started = time.perf_counter()
+    charts = baseline_render(frames, period.start, period.end, Path(args["out_dir"]))
+    return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(), "charts": charts}
+
+
+@side
+def run_liqreport(args: dict) -> dict:
+    """The whole weekly `run` on the demo (no key: in-process simulator), steps timed from their log lines."""
+    from report import pipeline
+
+    marks: list[tuple[float, str]] = []
+
+    def log(message: str) -> None:
+        marks.append((time.perf_counter(), message))
+
+    settings = _settings(args)
+    started = time.perf_counter()
+    pipeline.run(settings, _period(args), log=log)
+    seconds = time.perf_counter() - started
+    steps, opened = {}, {}
+    for moment, message in marks:
+        if message.startswith("[") and "]" in message:
+            name = message[1:message.index("]")]
+            if "done in" in message and name in opened:
+                steps[name] = moment - opened[name]
+            else:
+                opened[name] = moment
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "steps": steps}
+
+
+@side
+def run_baseline(args: dict) -> dict:
+    """The same week with the baseline: fetch from the demo simulator, pandas build, pyplot render."""
+    from bench.baseline import baseline_build, baseline_fetch, baseline_render
+    from report.pipeline import TRAILING_WEEKS
+    from report.simulator import running_simulator
+
+    period = _period(args)
+    steps = {}
+    started = time.perf_counter()
+    with running_simulator() as simulator:
+        rows = baseline_fetch(simulator.base_url, BENCH_KEY, args["assets"],
+                              period.start - timedelta(weeks=TRAILING_WEEKS), period.end)
+    steps["fetch"] = time.perf_counter() - started
+    frames = baseline_build(rows)
+    steps["build"] = time.perf_counter() - started - steps["fetch"]
+    baseline_render(frames, period.start, period.end, Path(args["out_dir"]))
+    seconds = time.perf_counter() - started
+    steps["render"] = seconds - steps["fetch"] - steps["build"]
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "steps": steps}
+
+
+# --- landed data sets, cached under bench/results/ -------------------------------------------------------
+
+def landed_set(name: str, assets: tuple[str, ...], start: datetime, end: datetime, log: Log,
+               *, seed: int = 7) -> Path:
+    """An output folder whose landing zone holds `assets` × [start, end), fetched once and then reused.
+
+    Landed by liqreport's own fetcher from an in-process simulator with no latency, many windows at once
+    and no client-side rate limit: the fastest way that yields exactly the landing layout liqreport reads.
+    """
+    from report.simulator import running_simulator
+
+    output_dir = RESULTS_DIR / "landed" / name
+    marker = output_dir / "_landed.json"
+    expected = {"assets": list(assets), "start": start.isoformat(), "end": end.isoformat(), "seed": seed}
+    if marker.exists() and json.loads(marker.read_text()) == expected:
+        log(f"reusing landed set {output_dir}")
+        return output_dir
+    shutil.rmtree(output_dir, ignore_errors=True)
+    output_dir.mkdir(parents=True)
+    started = time.perf_counter()
+    with running_simulator(seed=seed, latency_s=0.0) as simulator:
+        run_side("fetch_liqreport", {"base_url": simulator.base_url, "assets": list(assets),
+                                     "output_dir": str(output_dir), "start": start.isoformat(),
+                                     "end": end.isoformat(), "concurrency": 8,
+                                     "max_requests_per_second": 10_000})
+    marker.write_text(json.dumps(expected))
+    log(f"landed {len(assets)} assets × {(end - start).days // 7} weeks "
+        f"in {time.perf_counter() - started:.0f}s → {output_dir}")
+    return output_dir
+
+
+# --- the scenarios, as table rows -----------------------------------------------------------------------
+
+def row(scenario: str, liqreport: float | None, baseline: float | None, *, ratio: float | None = None,
+        rss: tuple[float | None, float | None] = (None, None), target: str = "", met: bool | None = None,
+        unit: str = "s", notes: str = "") -> dict:
+    if ratio is None and liqreport and baseline:
+        ratio = baseline / liqreport
+    return {"scenario": scenario, "liqreport": liqreport, "baseline": baseline, "ratio": ratio,
+            "unit": unit, "rss_liqreport_mb": rss[0], "rss_baseline_mb": rss[1], "target": target,
+            "met": met, "notes": notes}
+
+
+def scenario_fetch(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
+    """liqreport's fetch_range (default concurrency) vs the sequential baseline, on a slow simulator."""
+    from report.settings import Settings
+    from report.simulator import running_simulator
+
+    assets = list(ASSETS[:sizes.fetch_assets])
+    start, end, _ = weeks_ending(FETCH_LAST_WEEK, sizes.fetch_weeks)
+    output_dir = work_dir / "fetch"
+    shutil.rmtree(output_dir, ignore_errors=True)
+    args = {"assets": assets, "output_dir": str(output_dir),
+            "start": start.isoformat(), "end": end.isoformat()}
+    label = f"{len(assets)} assets × {sizes.fetch_weeks} weeks, {sizes.fetch_latency_s * 1000:.0f} ms/request"
+    with running_simulator(seed=7, latency_s=sizes.fetch_latency_s) as simulator:
+        args["base_url"] = simulator.base_url
+        before = simulator.request_count
+        ours = run_side("fetch_liqreport", args)
+        our_requests = simulator.request_count - before
+        before = simulator.request_count
+        rerun = run_side("fetch_liqreport", args)
+        rerun_requests = simulator.request_count - before
+        before = simulator.request_count
+        theirs = run_side("fetch_baseline", args)
+        their_requests = simulator.request_count - before
+    log(f"fetch: liqreport {ours['seconds']:.2f}s ({our_requests} requests), "
+        f"re-run {rerun_requests} requests, baseline {theirs['seconds']:.2f}s ({their_requests} requests)")
+    concurrency = ours.get("concurrency", Settings().concurrency)
+    max_rps = ours.get("max_requests_per_second", Settings().max_requests_per_second)
+    lower_bound = our_requests * sizes.fetch_latency_s / concurrency
+    rate_bound = our_requests / max_rps
+    rss = (ours["peak_rss_mb"], theirs["peak_rss_mb"])
+    return [
+        row(f"1. fetch {label}: liqreport vs sequential baseline", ours["seconds"], theirs["seconds"],
+            rss=rss, notes=f"requests: liqreport {our_requests} (one window = asset × week), "
+                           f"baseline {their_requests} (one range per asset, 1000 rows a page)"),
+        row(f"1. fetch vs its lower bound (requests × latency ÷ concurrency {concurrency})", ours["seconds"],
+            lower_bound, ratio=ours["seconds"] / lower_bound if lower_bound else None, rss=(rss[0], None),
+            target="≤ 1.5× the lower bound",
+            met=(ours["seconds"] <= 1.5 * lower_bound) if lower_bound else None,
+            notes=f"the client's rate limit alone ({max_rps:g} req/s) needs {rate_bound:.2f}s "
+                  "for these requests"),
+        row("1. fetch re-run of the same range: requests made", rerun_requests, None, unit="requests",
+            ratio=None, rss=(rerun["peak_rss_mb"], None), target="0 for complete windows",
+            met=rerun_requests == 0, notes=f"re-run took {rerun['seconds']:.2f}s"),
+    ]
+
+
+def build_period_label(sizes: Sizes) -> str:
+    return last_complete_week_label()
+
+
+def scenario_build(sizes: Sizes, work_dir: Path, log: Log, *, profile: bool = False) -> list[dict]:
+    """Models + data tests + exports vs the pandas baseline over the same pages, vs DuckDB's bare scan."""
+    week = build_period_label(sizes)
+    start, end, _ = weeks_ending(week, sizes.build_weeks)
+    assets = ASSETS[:sizes.build_assets]
+    output_dir = landed_set(f"build-{len(assets)}x{sizes.build_weeks}w-{week}", assets, start, end, log)
+    landing_dir = output_dir / "landing"
+    page_files = list(landing_dir.glob("liquidation_token/*/*/*/*/page-*.json"))
+    pages, megabytes = len(page_files), sum(p.stat().st_size for p in page_files) / 2**20
+    args = {"assets": list(assets), "output_dir": str(output_dir), "week": week}
+    if profile:
+        args["profile"] = str(work_dir / "build_liqreport.prof")
+    ours = run_side("build_liqreport", args)
+    log(f"build: liqreport {ours['seconds']:.1f}s")
+    floor = run_side("build_floor", {"landing_dir": str(landing_dir)})
+    log(f"build: bare scan {floor['seconds']:.1f}s")
+    theirs = run_side("build_baseline", {"landing_dir": str(landing_dir),
+                                         "data_dir": str(output_dir / "data")})
+    log(f"build: pandas baseline {theirs['seconds']:.1f}s")
+    problems = theirs.get("problems") or []
+    same = "same numbers as the exports" if not problems else f"DIFFERENT numbers: {'; '.join(problems[:3])}"
+    label = (f"{len(assets)} assets × {sizes.build_weeks} weeks landed "
+             f"({pages} pages, {megabytes:.0f} MB JSON)")
+    rss = (ours["peak_rss_mb"], theirs["peak_rss_mb"])
+    return [
+        row(f"2. build {label}: models + tests vs pandas", ours["seconds"], theirs["seconds"], rss=rss,
+            target="≥ 10× faster", met=theirs["seconds"] >= 10 * ours["seconds"], notes=f"baseline: {same}"),
+        row("2. build vs DuckDB's bare scan of the same JSON", ours["seconds"], floor["seconds"],
+            ratio=ours["seconds"] / floor["seconds"], rss=(ours["peak_rss_mb"], floor["peak_rss_mb"]),
+            target="≤ 3× the bare scan", met=ours["seconds"] <= 3 * floor["seconds"],
+            notes=f"scan: {floor['hours']} hours, {floor['exchange_rows']} exchange rows"),
+        row("2. build peak RSS", ours["peak_rss_mb"], theirs["peak_rss_mb"], unit="MB", ratio=None,
+            rss=rss, target="< 1024 MB", met=ours["peak_rss_mb"] < 1024),
+    ]
+
+
+def scenario_render(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
+    """Rendering the report for N assets from a built warehouse vs pyplot + to_html from pandas frames."""
+    from report.pipeline import TRAILING_WEEKS
+
+    week = last_complete_week_label()
+    start, end, _ = weeks_ending(week, TRAILING_WEEKS + 1)
+    assets = ASSETS[:sizes.render_assets]
+    landed = landed_set(f"render-{len(assets)}-{week}", assets, start, end, log)
+    output_dir = work_dir / "render"
+    shutil.rmtree(output_dir, ignore_errors=True)
+    shutil.copytree(landed, output_dir)
+    args = {"assets": list(assets), "output_dir": str(output_dir), "week": week}
+    run_side("build_liqreport", args)
+    ours = run_side("render_liqreport", args)
+    theirs = run_side("render_baseline", {"landing_dir": str(output_dir / "landing"), "week": week,
+                                          "out_dir": str(work_dir / "render-baseline")})
+    log(f"render: liqreport {ours['seconds']:.1f}s, baseline {theirs['seconds']:.1f}s")
+    return [row(f"3. render the report for {len(assets)} assets", ours["seconds"], theirs["seconds"],
+                rss=(ours["peak_rss_mb"], theirs["peak_rss_mb"]),
+                notes=f"charts: liqreport {ours['charts']}, baseline {theirs['charts']} "
+                      "(3 pyplot charts an asset + to_html; much less report)")]
+
+
+def scenario_run(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
+    """The whole weekly `run` on the demo, cold (fresh output folder), split by step."""
+    from report.settings import DEMO_ASSETS
+
+    week = last_complete_week_label()
+    assets = list(sizes.run_assets or DEMO_ASSETS)
+    output_dir = work_dir / "run"
+    shutil.rmtree(output_dir, ignore_errors=True)
+    ours = run_side("run_liqreport", {"assets": assets, "output_dir": str(output_dir), "week": week})
+    theirs = run_side("run_baseline", {"assets": assets, "week": week,
+                                       "out_dir": str(work_dir / "run-baseline")})
+    log(f"run: liqreport {ours['seconds']:.1f}s {ours['steps']}, baseline {theirs['seconds']:.1f}s")
+    rows = [row(f"4. weekly run on the demo, cold ({len(assets)} assets, {week} + 12 trailing weeks)",
+                ours["seconds"], theirs["seconds"], rss=(ours["peak_rss_mb"], theirs["peak_rss_mb"]))]
+    for step in ("fetch", "build", "render"):
+        rows.append(row(f"4. … {step} step", ours["steps"].get(step), theirs["steps"].get(step)))
+    return rows
+
+
+SCENARIOS = {"fetch": scenario_fetch, "build": scenario_build, "render": scenario_render, "run": scenario_run}
+
+
+def main(argv: list[str]) -> int:
+    name, args = argv[0], json.loads(argv[1])
+    result = SIDES[name](args)
+    result.setdefault("peak_rss_mb", peak_rss_mb())
+    print(json.dumps(result, default=str), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
