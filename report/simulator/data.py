@@ -44,9 +44,9 @@ TAIL_SCALE = 10.0
 TAIL_ALPHA = 1.6
 MEAN_EVENT_OVER_MEDIAN = (1 - TAIL_SHARE) * np.exp(BODY_SIGMA**2 / 2) + TAIL_SHARE * TAIL_SCALE * (
     TAIL_ALPHA / (TAIL_ALPHA - 1))
-# Average of the intensity multiplier (volatility, cascades, daily and weekly cycle), measured over many
+# The intensity multiplier (volatility, cascades, daily and weekly cycle), measured over many
 # weeks, so that the per-day USD scales above come out about right.
-MEAN_INTENSITY_FACTOR = 2.4
+MEAN_INTENSITY_FACTOR = 1.2
 
 # GARCH(1,1) on hourly returns in units of the long-run hourly volatility.
 GARCH_OMEGA, GARCH_ALPHA, GARCH_BETA = 0.03, 0.12, 0.85
@@ -123,7 +123,7 @@ def _volatility_path(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 def _cascades(rng: np.random.Generator, variance: np.ndarray) -> np.ndarray:
     """Liquidation cascades: rare, likelier when volatile, decaying over a few hours."""
     jumps = rng.random(WEEK_HOURS) < np.minimum(0.004 * variance, 0.2)
-    sizes = (rng.pareto(1.5, WEEK_HOURS) + 1.0) * 6.0
+    sizes = (rng.pareto(1.5, WEEK_HOURS) + 1.0) * 3.0
     level, multiplier = 0.0, np.empty(WEEK_HOURS)
     for hour in range(WEEK_HOURS):
         level = 0.55 * level + (sizes[hour] if jumps[hour] else 0.0)
