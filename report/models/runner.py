@@ -1,0 +1,303 @@
+"""A small dbt-style runner: SQL files with ref()/var()/config(), a DAG, atomic materialization, data tests.
+
+Every `*.sql` under sql_dir (except sql_dir/tests) is a model named by its file stem. The build writes into
+`<warehouse>.building` and replaces the warehouse only after every model and every error-level data test
+passed, so a killed or failed build leaves the previous warehouse as it was.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import duckdb
+import jinja2
+
+from report.errors import ModelError
+from report.models import datatests
+from report.models.console import progress_line
+
+Log = Callable[[str], None]
+MATERIALIZATIONS = ("view", "table")
+
+
+@dataclass
+class Model:
+    name: str
+    path: Path
+    source: str
+    sql: str = ""
+    materialized: str = "table"
+    refs: set[str] = field(default_factory=set)
+
+
+@dataclass
+class RunResults:
+    command: str
+    models: list[dict] = field(default_factory=list)
+    tests: list[dict] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def passed(self) -> int:
+        return sum(t["status"] == "pass" for t in self.tests)
+
+    @property
+    def warned(self) -> int:
+        return sum(t["status"] == "warn" for t in self.tests)
+
+    @property
+    def failed(self) -> int:
+        return sum(t["status"] == "fail" for t in self.tests)
+
+    def summary_line(self) -> str:
+        return (f"Completed: {len(self.models)} models, {len(self.tests)} tests ({self.passed} pass, "
+                f"{self.warned} warn, {self.failed} fail) in {self.elapsed_s:.1f}s")
+
+    def write(self, path: Path) -> None:
+        document = {
+            "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **asdict(self),
+            "summary": {"models": len(self.models), "tests": len(self.tests), "passed": self.passed,
+                        "warned": self.warned, "failed": self.failed},
+        }
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(document, indent=2, default=str) + "\n")
+        os.replace(temporary, path)
+
+
+def relation(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Renderer:
+    """Renders model and test SQL with ref(), var(), config() and files_exist() — Jinja, StrictUndefined."""
+
+    def __init__(self, variables: dict, model_names: set[str]):
+        self.variables = variables
+        self.model_names = model_names
+        self.environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                                              keep_trailing_newline=True)
+
+    def render(self, path: Path, source: str, default_config: dict) -> tuple[str, set[str], dict]:
+        refs: set[str] = set()
+        config = dict(default_config)
+
+        def ref(name: str) -> str:
+            if name not in self.model_names:
+                raise ModelError(f"{path} refers to unknown model {name!r}: add sql/.../{name}.sql "
+                                 "or fix the ref() name.")
+            refs.add(name)
+            return relation(name)
+
+        def var(name: str, *default):
+            if name in self.variables:
+                return self.variables[name]
+            if default:
+                return default[0]
+            raise ModelError(f"{path} uses var({name!r}) but no such variable was given: pass it in the "
+                             f"build variables (known: {', '.join(sorted(self.variables)) or 'none'}).")
+
+        def set_config(**values) -> str:
+            config.update(values)
+            return ""
+
+        def files_exist(pattern: str) -> bool:
+            # DuckDB's readers fail on a glob that matches nothing; an empty landing zone is not an error.
+            return bool(glob.glob(pattern))
+
+        try:
+            template = self.environment.from_string(source)
+            sql = template.render(ref=ref, var=var, config=set_config, files_exist=files_exist)
+        except ModelError:
+            raise
+        except jinja2.TemplateError as exc:
+            raise ModelError(f"{path} is not a valid template: {exc}.") from None
+        return sql, refs, config
+
+
+def discover_models(sql_dir: Path) -> dict[str, Model]:
+    tests_dir = sql_dir / "tests"
+    models: dict[str, Model] = {}
+    for path in sorted(sql_dir.rglob("*.sql")):
+        if path.is_relative_to(tests_dir):
+            continue
+        name = path.stem
+        if name in models:
+            raise ModelError(f"two models are named {name!r} ({models[name].path} and {path}): "
+                             "rename one, model names must be unique.")
+        models[name] = Model(name=name, path=path, source=path.read_text())
+    return models
+
+
+def default_materialization(sql_dir: Path, path: Path) -> str:
+    return "view" if path.relative_to(sql_dir).parts[0] == "staging" else "table"
+
+
+def compile_models(sql_dir: Path, variables: dict) -> tuple[dict[str, Model], list[str], Renderer]:
+    """Render every model and order them by their ref()s."""
+    models = discover_models(sql_dir)
+    renderer = Renderer(variables, set(models))
+    for model in models.values():
+        default = {"materialized": default_materialization(sql_dir, model.path)}
+        model.sql, model.refs, config = renderer.render(model.path, model.source, default)
+        model.materialized = config["materialized"]
+        if model.materialized not in MATERIALIZATIONS:
+            raise ModelError(f"{model.path} asks for materialized={model.materialized!r}: "
+                             "use 'view' or 'table'.")
+    sorter = TopologicalSorter({name: model.refs for name, model in models.items()})
+    order = []
+    try:
+        sorter.prepare()
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            order.extend(ready)
+            sorter.done(*ready)
+    except CycleError as exc:
+        cycle = exc.args[1]
+        files = " -> ".join(str(models[name].path) for name in cycle)
+        raise ModelError(f"the models' ref()s form a cycle: {files}; remove one of these refs.") from None
+    return models, order, renderer
+
+
+def upstream(models: dict[str, Model], selected: str) -> set[str]:
+    if selected not in models:
+        raise ModelError(f"--select {selected!r} is not a model: use one of {', '.join(sorted(models))}.")
+    wanted, stack = set(), [selected]
+    while stack:
+        name = stack.pop()
+        if name not in wanted:
+            wanted.add(name)
+            stack.extend(models[name].refs)
+    return wanted
+
+
+def existing_kind(connection: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    row = connection.execute(
+        "select table_type from information_schema.tables where table_schema = 'main' and table_name = ?",
+        [name]).fetchone()
+    if row is None:
+        return None
+    return "view" if row[0] == "VIEW" else "table"
+
+
+def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Path) -> int | None:
+    kind = existing_kind(connection, model.name)
+    if kind is not None and kind != model.materialized:
+        connection.execute(f"drop {kind} {relation(model.name)}")
+    body = model.sql.strip().rstrip(";")
+    try:
+        connection.execute(f"create or replace {model.materialized} {relation(model.name)} as\n{body}")
+        if model.materialized == "table":
+            return connection.execute(f"select count(*) from {relation(model.name)}").fetchone()[0]
+    except duckdb.Error as exc:
+        where = model.path.relative_to(sql_dir.parent) if model.path.is_relative_to(sql_dir.parent) \
+            else model.path
+        raise ModelError(f"model {model.name} ({where}) failed: {exc}") from None
+    return None
+
+
+def remove_quietly(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def publish_atomically(building: Path, warehouse: Path) -> None:
+    with open(building, "rb") as handle:
+        os.fsync(handle.fileno())
+    # A stale write-ahead log belongs to the old file: replayed into the new one it would corrupt it.
+    remove_quietly(warehouse.with_name(warehouse.name + ".wal"))
+    os.replace(building, warehouse)
+    directory = os.open(warehouse.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None = None,
+          run_tests: bool = True, log: Log = print) -> RunResults:
+    """Run the models (all, or `select` and its upstream) and the data tests; then replace the warehouse."""
+    started = time.perf_counter()
+    warehouse, sql_dir = Path(warehouse), Path(sql_dir)
+    models, order, renderer = compile_models(sql_dir, variables)
+    chosen = upstream(models, select) if select else set(models)
+    order = [name for name in order if name in chosen]
+    tests = datatests.discover_tests(sql_dir, renderer) if run_tests else []
+    tests = [test for test in tests if test.refs <= chosen]
+
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    building = warehouse.with_name(warehouse.name + ".building")
+    remove_quietly(building, building.with_name(building.name + ".wal"))
+    if select and warehouse.exists():
+        shutil.copy2(warehouse, building)
+
+    results = RunResults(command="build")
+    results_path = warehouse.parent / "run_results.json"
+    log(f"Running {len(order)} models and {len(tests)} data tests from {sql_dir} into {warehouse}")
+    try:
+        with duckdb.connect(str(building)) as connection:
+            build_models(connection, models, order, sql_dir, results, log)
+            datatests.run_tests(connection, tests, results, log)
+            connection.execute("checkpoint")
+    except BaseException:
+        results.elapsed_s = time.perf_counter() - started
+        results.write(results_path)
+        remove_quietly(building, building.with_name(building.name + ".wal"))
+        log(results.summary_line())
+        raise
+    publish_atomically(building, warehouse)
+    results.elapsed_s = time.perf_counter() - started
+    results.write(results_path)
+    log(results.summary_line())
+    return results
+
+
+def build_models(connection, models: dict[str, Model], order: list[str], sql_dir: Path, results: RunResults,
+                 log: Log) -> None:
+    for index, name in enumerate(order, start=1):
+        model = models[name]
+        began = time.perf_counter()
+        record = {"name": name, "path": str(model.path), "materialized": model.materialized,
+                  "status": "error", "rows": None, "elapsed_s": None}
+        results.models.append(record)
+        try:
+            rows = materialize(connection, model, sql_dir)
+        except ModelError as exc:
+            record["elapsed_s"] = round(time.perf_counter() - began, 4)
+            record["message"] = str(exc)
+            log(progress_line(index, len(order), f"ERROR creating sql {model.materialized} model {name}",
+                              f"ERROR in {record['elapsed_s']:.2f}s"))
+            raise
+        record.update(status="success", rows=rows, elapsed_s=round(time.perf_counter() - began, 4))
+        done = f"OK {rows} rows in {record['elapsed_s']:.2f}s" if rows is not None else \
+            f"OK in {record['elapsed_s']:.2f}s"
+        log(progress_line(index, len(order), f"OK created sql {model.materialized} model {name}", done))
+
+
+def test(warehouse: Path, sql_dir: Path, variables: dict, *, log: Log = print) -> RunResults:
+    """Run the data tests against the existing warehouse, read-only."""
+    started = time.perf_counter()
+    warehouse, sql_dir = Path(warehouse), Path(sql_dir)
+    if not warehouse.exists():
+        raise ModelError(f"there is no warehouse at {warehouse}: run `liqreport build` first.")
+    _, _, renderer = compile_models(sql_dir, variables)
+    tests: list[datatests.DataTest] = datatests.discover_tests(sql_dir, renderer)
+    results = RunResults(command="test")
+    log(f"Running {len(tests)} data tests against {warehouse}")
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            datatests.run_tests(connection, tests, results, log)
+    finally:
+        results.elapsed_s = time.perf_counter() - started
+        results.write(warehouse.parent / "run_results.json")
+    log(results.summary_line())
+    return results

@@ -1,0 +1,31 @@
+-- one row per asset × hour, only hours inside complete windows: an hour the API omitted inside a complete
+-- window had no liquidations (zero row, has_data = false); an hour outside every window is absent = missing.
+with covered_hours as (select * from {{ ref('int_covered_hours') }}),
+
+liquidations as (select * from {{ ref('stg_liquidations') }}),
+
+hourly as (
+    select *
+    from liquidations
+    where "interval" = '1h'
+),
+
+final as (
+    select
+        covered_hours.asset,
+        covered_hours.hour,
+        coalesce(hourly.total_trades, 0) as total_trades,
+        coalesce(hourly.total_amount, 0) as total_amount,
+        coalesce(hourly.long_trades, 0) as long_trades,
+        coalesce(hourly.long_amount, 0) as long_amount,
+        coalesce(hourly.short_trades, 0) as short_trades,
+        coalesce(hourly.short_amount, 0) as short_amount,
+        hourly.asset is not null as has_data
+    from covered_hours
+    left join hourly
+        on hourly.asset = covered_hours.asset
+        and hourly.interval_start = covered_hours.hour
+    order by covered_hours.asset, covered_hours.hour
+)
+
+select * from final

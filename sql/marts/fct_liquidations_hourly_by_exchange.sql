@@ -1,0 +1,40 @@
+-- one row per asset × exchange × hour: every covered hour for every exchange the asset has anywhere,
+-- zero where that exchange reported nothing (the API omits exchanges without events).
+with covered_hours as (select * from {{ ref('int_covered_hours') }}),
+
+asset_exchanges as (select * from {{ ref('int_asset_exchanges') }}),
+
+by_exchange as (select * from {{ ref('stg_liquidations_by_exchange') }}),
+
+hourly_by_exchange as (
+    select *
+    from by_exchange
+    where "interval" = '1h'
+),
+
+calendar as (
+    select covered_hours.asset, asset_exchanges.exchange, covered_hours.hour
+    from covered_hours
+    inner join asset_exchanges on asset_exchanges.asset = covered_hours.asset
+),
+
+final as (
+    select
+        calendar.asset,
+        calendar.exchange,
+        calendar.hour,
+        coalesce(hourly_by_exchange.total_trades, 0) as total_trades,
+        coalesce(hourly_by_exchange.total_amount, 0) as total_amount,
+        coalesce(hourly_by_exchange.long_trades, 0) as long_trades,
+        coalesce(hourly_by_exchange.long_amount, 0) as long_amount,
+        coalesce(hourly_by_exchange.short_trades, 0) as short_trades,
+        coalesce(hourly_by_exchange.short_amount, 0) as short_amount
+    from calendar
+    left join hourly_by_exchange
+        on hourly_by_exchange.asset = calendar.asset
+        and hourly_by_exchange.exchange = calendar.exchange
+        and hourly_by_exchange.interval_start = calendar.hour
+    order by calendar.asset, calendar.exchange, calendar.hour
+)
+
+select * from final

@@ -1,0 +1,28 @@
+-- every hour of the report period [report_start, report_end) lies in a complete window, for every asset
+-- landed; a warning, because the report shows gaps as missing rather than failing
+{{ config(severity='warn') }}
+
+with covered_hours as (select * from {{ ref('int_covered_hours') }}),
+
+landed_assets as (
+    select distinct asset
+    from covered_hours
+),
+
+period_hours as (
+    select unnest(range(
+        timestamp '{{ var("report_start") }}', timestamp '{{ var("report_end") }}', interval 1 hour
+    )) as hour
+),
+
+final as (
+    select landed_assets.asset, period_hours.hour as missing_hour
+    from landed_assets
+    cross join period_hours
+    anti join covered_hours
+        on covered_hours.asset = landed_assets.asset
+        and covered_hours.hour = period_hours.hour
+    order by landed_assets.asset, period_hours.hour
+)
+
+select * from final
