@@ -18,7 +18,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import (
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
 
 from report.errors import FetchError
@@ -51,14 +57,29 @@ class PacedRetry(Retry):
         if self.limiter is not None:
             self.limiter.acquire()
 
+    def parse_retry_after(self, retry_after: str) -> float:
+        # RFC 9110 allows whole seconds or an HTTP date; proxies also send "0.5". Anything else: back off.
+        try:
+            return min(max(float(retry_after), 0.0), float(self.retry_after_max))
+        except ValueError:
+            pass
+        try:
+            return super().parse_retry_after(retry_after)
+        except InvalidHeader:
+            return 0.0
 
-def build_session(settings: Settings, limiter: TokenBucket | None = None) -> requests.Session:
-    """One session for every thread: retries and a connection pool sized to the concurrency."""
+
+def build_session(settings: Settings, limiter: TokenBucket | None = None, *,
+                  backoff_factor: float = BACKOFF_FACTOR) -> requests.Session:
+    """One session for every thread: retries and a connection pool sized to the concurrency.
+
+    `backoff_factor` is the only knob beyond Settings: tests shrink it to keep fault runs fast.
+    """
     retry = PacedRetry(
         total=settings.max_attempts - 1,
         status_forcelist=RETRY_STATUSES,
         allowed_methods=frozenset({"GET"}),
-        backoff_factor=BACKOFF_FACTOR,
+        backoff_factor=backoff_factor,
         backoff_jitter=BACKOFF_JITTER,
         backoff_max=BACKOFF_MAX,
         respect_retry_after_header=True,
@@ -75,12 +96,15 @@ def build_session(settings: Settings, limiter: TokenBucket | None = None) -> req
     return session
 
 
-def backoff_seconds(consecutive_failures: int) -> float:
-    """The same schedule urllib3's Retry uses for the adapter's retries."""
+def backoff_seconds(session: requests.Session, url: str, consecutive_failures: int) -> float:
+    """The schedule of the session's own Retry (urllib3's formula), for the failures urllib3 cannot see."""
+    retry = session.get_adapter(url).max_retries
+    factor = getattr(retry, "backoff_factor", BACKOFF_FACTOR)
+    jitter = getattr(retry, "backoff_jitter", BACKOFF_JITTER)
+    ceiling = getattr(retry, "backoff_max", BACKOFF_MAX)
     if consecutive_failures <= 1:
         return 0.0
-    pause = BACKOFF_FACTOR * 2 ** (consecutive_failures - 1) + random.random() * BACKOFF_JITTER
-    return min(BACKOFF_MAX, pause)
+    return min(ceiling, factor * 2 ** (consecutive_failures - 1) + random.random() * jitter)
 
 
 def public_url(url: str) -> str:
@@ -117,17 +141,19 @@ class MalformedPage(FetchError):
 
 
 class KaikoClient:
-    def __init__(self, settings: Settings, session: requests.Session, limiter: TokenBucket | None = None):
+    def __init__(self, settings: Settings, session: requests.Session, limiter: TokenBucket | None = None,
+                 sort: str = "asc"):
         self.settings = settings
         self.session = session
         self.limiter = limiter
+        self.sort = sort  # the API's default is desc; we always say which
         self.timeout = (min(CONNECT_TIMEOUT_S, settings.timeout_s), settings.timeout_s)
 
     def endpoint(self, asset: str) -> str:
         return f"{self.settings.api_root}/v2/data/{ENDPOINT}/{asset}"
 
     def first_params(self, window: FetchWindow) -> dict:
-        return {"interval": window.interval, "page_size": self.settings.page_size, "sort": "asc",
+        return {"interval": window.interval, "page_size": self.settings.page_size, "sort": self.sort,
                 "start_time": window.start_time, "end_time": window.end_time}
 
     def headers(self) -> dict:
@@ -219,7 +245,7 @@ class PageChain:
                     raise MalformedPage(self.pages_read + 1, raw, problem)
                 raise self._exhausted(url, attempts, problem)
             self.retries += 1
-            time.sleep(backoff_seconds(failures + 1))
+            time.sleep(backoff_seconds(self.client.session, url, failures))
 
     def _exhausted(self, url: str, attempts: int, problem: str) -> FetchError:
         return FetchError(f"GET {public_url(url)} (window {self.window.label}) failed after {attempts} "
