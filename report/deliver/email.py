@@ -1,0 +1,295 @@
+"""The weekly report as an email: a readable plain-text part and an HTML part with the charts as cid: images.
+
+Built from the rendered report folder only (summary.json + charts/*.png, optionally report.pdf). Always
+written to `report.eml` beside the report; sent over SMTP only when asked.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import struct
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from report.deliver.report_folder import (
+    artifact_path,
+    format_usd,
+    load_summary,
+    template_environment,
+    write_atomically,
+)
+from report.errors import DeliveryError
+from report.settings import Settings, SmtpSettings
+
+Log = Callable[[str], None]
+
+EMAIL_FILE = "report.eml"
+# Gmail clips an HTML body above about 102 KB; cid: images do not count towards it.
+HTML_BUDGET_BYTES = 100_000
+# The container is 600 px with 24 px padding each side.
+EMAIL_CONTENT_WIDTH_PX = 552
+OVERVIEW_CHARTS = 2
+SUBJECT_ASSETS = 5
+SMTP_TIMEOUT_S = 30
+SECURITY_MODES = ("starttls", "ssl", "none")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+EXCHANGE_NAMES = {
+    "binc": "Binance", "bbit": "Bybit", "okex": "OKX", "drbt": "Deribit", "hbdm": "HTX",
+    "bfnx": "Bitfinex", "krkn": "Kraken", "cbse": "Coinbase",
+}
+
+
+def deliver(settings: Settings, report_dir: Path, *, send: bool = False, attach_pdf: bool = False,
+            log: Log = print) -> Path:
+    """Build the email for one rendered period, write report_dir/report.eml, and send it when asked."""
+    if not settings.email_to:
+        raise DeliveryError("no email recipients: pass --to risk@example.com "
+                            "or set email_to in liqreport.toml.")
+    summary = load_summary(report_dir)
+    pdf = None
+    if attach_pdf:
+        pdf_file = report_dir / (summary.get("files", {}).get("pdf") or "report.pdf")
+        if pdf_file.is_file():
+            pdf = artifact_path(report_dir, pdf_file.name).read_bytes()
+        else:
+            log(f"No {pdf_file.name} to attach: render with --pdf to include it.")
+    message = build_message(summary, report_dir, sender=sender_address(settings.smtp, required=send),
+                            recipients=settings.email_to, report_link=full_report_link(settings, report_dir),
+                            pdf=pdf)
+    path = report_dir / EMAIL_FILE
+    write_atomically(path, bytes(message))
+    html_bytes = len(html_body(message).encode("utf-8"))
+    log(f"Email: {path} ({html_bytes / 1000:.0f} KB HTML, {len(image_parts(message))} charts)")
+    if html_bytes > HTML_BUDGET_BYTES:
+        log(f"Warning: the email's HTML is {html_bytes / 1000:.0f} KB; Gmail clips above about 102 KB.")
+    if send:
+        send_message(message, settings.smtp, log=log)
+    return path
+
+
+def full_report_link(settings: Settings, report_dir: Path) -> str:
+    # A published site URL would be the better link; Settings has none yet, so point at the report on disk.
+    site_url = getattr(settings, "site_url", None)
+    if site_url:
+        return f"{site_url.rstrip('/')}/{report_dir.name}/report.html"
+    return (report_dir / "report.html").resolve().as_uri()
+
+
+def sender_address(smtp: SmtpSettings, *, required: bool) -> str:
+    if smtp.sender:
+        return smtp.sender
+    if smtp.user and "@" in smtp.user:
+        return smtp.user
+    if required:
+        raise DeliveryError("no sender address: set SMTP_FROM, e.g. SMTP_FROM=reports@example.com.")
+    return "liqreport@localhost"
+
+
+def build_message(summary: dict, report_dir: Path, *, sender: str, recipients: tuple[str, ...],
+                  report_link: str, pdf: bytes | None = None) -> EmailMessage:
+    domain = sender.rpartition("@")[2] or "localhost"
+    charts = [dict(chart, cid=make_msgid(domain=domain)[1:-1], png=read_png(report_dir, chart["file"]))
+              for chart in email_charts(summary)]
+    context = template_context(summary, charts, report_link)
+    environment = template_environment()
+
+    message = EmailMessage()
+    message["Subject"] = subject(summary)
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain=domain)
+    message.set_content(environment.get_template("email.txt").render(context))
+    html = inline_css(environment.get_template("email.html").render(context))
+    message.add_alternative(html, subtype="html")
+    html_part = message.get_payload()[1]
+    for chart in charts:
+        html_part.add_related(chart["png"], "image", "png", cid=f"<{chart['cid']}>", disposition="inline",
+                              filename=Path(chart["file"]).name)
+    if pdf is not None:
+        message.add_attachment(pdf, "application", "pdf",
+                               filename=f"liquidations-{printable(summary['period']['label'])}.pdf")
+    return message
+
+
+def email_charts(summary: dict) -> list[dict]:
+    """The overview charts and one daily chart per asset; the full report has the rest."""
+    assets = [entry["asset"] for entry in summary["assets"]]
+    overview = [chart for chart in summary["charts"] if chart.get("asset") not in assets][:OVERVIEW_CHARTS]
+    per_asset = []
+    for asset in assets:
+        own = [chart for chart in summary["charts"] if chart.get("asset") == asset]
+        daily = [chart for chart in own if "daily" in Path(chart["file"]).stem]
+        per_asset.extend((daily or own)[:1])
+    return overview + per_asset
+
+
+def read_png(report_dir: Path, relative: str) -> bytes:
+    data = artifact_path(report_dir, relative).read_bytes()
+    if not data.startswith(PNG_SIGNATURE):
+        raise DeliveryError(f"{report_dir / relative} is not a PNG: "
+                            "re-run `liqreport render` for that period.")
+    return data
+
+
+def display_width(png: bytes) -> int:
+    """Charts are rendered at 2x: show them at half their pixel width, at most the email's content width."""
+    (width,) = struct.unpack(">I", png[16:20])
+    return min(EMAIL_CONTENT_WIDTH_PX, max(1, width // 2))
+
+
+def subject(summary: dict) -> str:
+    figures = [f"{printable(entry['asset']).upper()} {format_usd(entry.get('total_amount'))}"
+               for entry in summary["assets"]]
+    if len(figures) > SUBJECT_ASSETS:
+        figures = figures[:SUBJECT_ASSETS] + [f"+{len(figures) - SUBJECT_ASSETS} more"]
+    text = f"Liquidations {printable(summary['period']['label'])}: {', '.join(figures)}"
+    return f"[DEMO DATA] {text}" if summary.get("demo") else text
+
+
+def printable(value) -> str:
+    """Header-safe text: a newline in a value from summary.json must not start a new header."""
+    return "".join(character for character in str(value) if character.isprintable())
+
+
+def period_dates(period: dict) -> str:
+    start = datetime.fromisoformat(period["start"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(period["end"].replace("Z", "+00:00"))
+    if start.time() == end.time() == datetime.min.time():
+        end -= timedelta(days=1)
+        return f"{start:%a %d %b %Y} – {end:%a %d %b %Y} (UTC)"
+    return f"{start:%d %b %Y %H:%M} – {end:%d %b %Y %H:%M} UTC"
+
+
+def exchange_name(code: str | None) -> str:
+    if not code:
+        return "n/a"
+    name = EXCHANGE_NAMES.get(code)
+    return f"{name} ({code})" if name else code
+
+
+def template_context(summary: dict, charts: list[dict], report_link: str) -> dict:
+    assets = []
+    for entry in summary["assets"]:
+        biggest_day = entry.get("biggest_day") or {}
+        assets.append({
+            "code": entry["asset"].upper(),
+            "total_amount": entry.get("total_amount"),
+            "total_trades": entry.get("total_trades"),
+            "long_share": entry.get("long_share"),
+            "change_vs_last_week": entry.get("change_vs_last_week"),
+            "change_vs_4w_avg": entry.get("change_vs_4w_avg"),
+            "biggest_day": biggest_day.get("day"),
+            "biggest_day_amount": biggest_day.get("total_amount"),
+            "dominant_exchange": exchange_name(entry.get("dominant_exchange")),
+            "coverage_gap": entry.get("hours_covered", 0) < entry.get("hours_in_period", 0),
+            "hours_covered": entry.get("hours_covered"),
+            "hours_in_period": entry.get("hours_in_period"),
+        })
+    totals = summary["totals"]
+    total = totals.get("total_amount") or 0
+    images = []
+    for chart in charts:
+        images.append({"cid": chart["cid"], "title": chart.get("title") or "", "alt": chart.get("alt") or "",
+                       "takeaway": chart.get("takeaway") or "", "width": display_width(chart["png"])})
+    return {
+        "label": summary["period"]["label"],
+        "dates": period_dates(summary["period"]),
+        "demo": bool(summary.get("demo")),
+        "totals": totals,
+        "long_share": (totals.get("long_amount") or 0) / total if total else None,
+        "assets": assets,
+        "charts": images,
+        "data_tests": summary.get("data_tests") or {"passed": 0, "warned": 0, "failed": 0},
+        "data_as_of": summary.get("data_as_of") or "n/a",
+        "report_link": report_link,
+        "report_link_is_web": report_link.startswith(("http://", "https://")),
+    }
+
+
+def inline_css(html: str) -> str:
+    """Every style inline: Gmail drops a whole <style> block on one error. Only @media rules stay behind."""
+    try:
+        import css_inline
+    except ImportError:
+        raise DeliveryError(
+            "the email needs the css-inline package: pip install 'liqreport[email]'."
+        ) from None
+    inliner = css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
+    return inliner.inline(html)
+
+
+def html_body(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def image_parts(message: EmailMessage) -> list[EmailMessage]:
+    return [part for part in message.walk() if part.get_content_type() == "image/png"]
+
+
+def send_message(message: EmailMessage, smtp: SmtpSettings, *, log: Log = print) -> None:
+    """Send over SMTP; every failure is one DeliveryError line that never contains the password."""
+    if not smtp.host:
+        raise DeliveryError("SMTP_HOST is not set: set SMTP_HOST (and SMTP_PORT, SMTP_FROM, SMTP_USER, "
+                            "SMTP_PASSWORD) to send, or drop --send to only write report.eml.")
+    if smtp.security not in SECURITY_MODES:
+        raise DeliveryError(f"SMTP_SECURITY {smtp.security!r} is not supported: use starttls, ssl or none.")
+    server = f"{smtp.host}:{smtp.port}"
+    try:
+        with connect(smtp) as client:
+            if smtp.user:
+                client.login(smtp.user, smtp.password or "")
+            refused = client.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryError(redact(f"{server} refused every recipient ({describe_refusals(exc.recipients)}): "
+                                   "check --to / email_to.", smtp)) from None
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DeliveryError(redact(f"login to {server} as {smtp.user} failed ({exc.smtp_code}): "
+                                   "check SMTP_USER and SMTP_PASSWORD.", smtp)) from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise DeliveryError(redact(f"{server} does not support what was asked ({exc}): check "
+                                   "SMTP_SECURITY (starttls, ssl or none) and SMTP_USER.", smtp)) from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise DeliveryError(redact(f"{server} refused the sender {exc.sender} ({exc.smtp_code} "
+                                   f"{decode(exc.smtp_error)}): check SMTP_FROM.", smtp)) from None
+    except smtplib.SMTPResponseException as exc:
+        raise DeliveryError(redact(f"{server} answered {exc.smtp_code} {decode(exc.smtp_error)}: "
+                                   "check the SMTP settings or try again later.", smtp)) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(redact(f"could not send through {server} ({type(exc).__name__}: {exc}): "
+                                   "check SMTP_HOST, SMTP_PORT and SMTP_SECURITY.", smtp)) from None
+    if refused:
+        raise DeliveryError(redact(f"{server} refused {describe_refusals(refused)}; the others were sent: "
+                                   "check those addresses.", smtp))
+    log(f"Sent to {len(message['To'].addresses)} recipient(s) through {server}.")
+
+
+def connect(smtp: SmtpSettings) -> smtplib.SMTP:
+    if smtp.security == "ssl":
+        return smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=SMTP_TIMEOUT_S,
+                                context=ssl.create_default_context())
+    client = smtplib.SMTP(smtp.host, smtp.port, timeout=SMTP_TIMEOUT_S)
+    if smtp.security == "starttls":
+        try:
+            client.starttls(context=ssl.create_default_context())
+        except BaseException:
+            client.close()
+            raise
+    return client
+
+
+def describe_refusals(refusals: dict) -> str:
+    return ", ".join(f"{address}: {code} {decode(reason)}" for address, (code, reason) in refusals.items())
+
+
+def decode(reason) -> str:
+    return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+
+
+def redact(text: str, smtp: SmtpSettings) -> str:
+    return text.replace(smtp.password, "***") if smtp.password else text
+
