@@ -83,18 +83,14 @@ def land_fetch(landing: Path, asset: str, start: datetime, end: datetime, rows: 
                page_size: int = 1000, sort: str = "asc", source: str = "simulator", complete: bool = True,
                page_transform=None) -> Path:
     """Land one fetch of [start, end) as the fetcher would: pages in `sort` order, then the manifest."""
-    window = window or week_monday(start).strftime("%Y-%m-%d")
-    folder = fetch_dir(landing, asset, window, fetch_id, interval)
-    folder.mkdir(parents=True, exist_ok=True)
     ordered = sorted(rows, key=lambda row: row["interval_time"], reverse=(sort == "desc"))
     chunks = [ordered[i:i + page_size] for i in range(0, len(ordered), page_size)] or [[]]
-    answer_time = f"{fetch_id[:4]}-{fetch_id[4:6]}-{fetch_id[6:8]}T{fetch_id[9:11]}:{fetch_id[11:13]}:00.000Z"
-    pages = []
+    bodies = []
     for number, chunk in enumerate(chunks, start=1):
         envelope = {
             "query": {"start_time": iso_z(start), "end_time": iso_z(end), "page_size": page_size,
                       "sort": sort, "token": asset, "interval": interval, "data_version": "v1"},
-            "answer_time": answer_time,
+            "answer_time": answer_time_of(fetch_id),
             "answer_timestamp": 0,
             "access": {"access_range": {"start_timestamp": None, "end_timestamp": None}},
             "data": chunk,
@@ -104,12 +100,33 @@ def land_fetch(landing: Path, asset: str, start: datetime, end: datetime, rows: 
             envelope["next_url"] = f"http://127.0.0.1/v2/data/liquidation.v1/token/{asset}?continuation_token=x"
         if page_transform:
             envelope = page_transform(envelope)
-        body = json.dumps(envelope).encode()
+        bodies.append(json.dumps(envelope).encode())
+    return write_fetch(landing, asset, start, end, bodies, fetch_id=fetch_id, window=window,
+                       interval=interval, page_size=page_size, sort=sort, source=source, complete=complete)
+
+
+def answer_time_of(fetch_id: str) -> str:
+    return f"{fetch_id[:4]}-{fetch_id[4:6]}-{fetch_id[6:8]}T{fetch_id[9:11]}:{fetch_id[11:13]}:00.000Z"
+
+
+def write_fetch(landing: Path, asset: str, start: datetime, end: datetime, bodies: list[bytes], *,
+                fetch_id: str, window: str | None = None, interval: str = "1h", page_size: int = 1000,
+                sort: str = "asc", source: str = "simulator", complete: bool = True) -> Path:
+    """Write raw page bodies, then (if complete) the manifest, in the documented folder."""
+    window = window or week_monday(start).strftime("%Y-%m-%d")
+    folder = fetch_dir(landing, asset, window, fetch_id, interval)
+    folder.mkdir(parents=True, exist_ok=True)
+    pages, row_count = [], 0
+    for number, body in enumerate(bodies, start=1):
         name = f"page-{number:05d}.json"
         (folder / name).write_bytes(body)
+        envelope = json.loads(body)
+        rows = len(envelope.get("data") or [])
+        row_count += rows
         pages.append({"file": name, "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body),
-                      "rows": len(chunk), "answer_time": answer_time})
+                      "rows": rows, "answer_time": envelope.get("answer_time")})
     if complete:
+        stamp = answer_time_of(fetch_id)[:19] + "Z"
         manifest = {
             "manifest_version": 1, "source": source, "endpoint": "liquidation.v1/token", "asset": asset,
             "interval": interval, "window": window, "fetch_id": fetch_id,
@@ -117,11 +134,31 @@ def land_fetch(landing: Path, asset: str, start: datetime, end: datetime, rows: 
             "request": {"url": f"http://127.0.0.1/v2/data/liquidation.v1/token/{asset}",
                         "params": {"interval": interval, "page_size": page_size, "sort": sort,
                                    "start_time": iso_z(start), "end_time": iso_z(end)}},
-            "fetched_at": answer_time[:19] + "Z", "completed_at": answer_time[:19] + "Z",
-            "answer_time": answer_time, "page_count": len(pages), "row_count": len(rows), "pages": pages,
+            "fetched_at": stamp, "completed_at": stamp, "answer_time": pages[0]["answer_time"],
+            "page_count": len(pages), "row_count": row_count, "pages": pages,
         }
         (folder / "_manifest.json").write_text(json.dumps(manifest, indent=1))
     return folder
+
+
+def land_from_api(session, base_url: str, landing: Path, asset: str, start: datetime, end: datetime, *,
+                  fetch_id: str, sort: str = "asc", page_size: int = 1000, interval: str = "1h",
+                  window: str | None = None, complete: bool = True) -> list[dict]:
+    """GET one window from a Kaiko-compatible API (following next_url), land the bodies, return the rows."""
+    url = f"{base_url}/v2/data/liquidation.v1/token/{asset}"
+    params = {"interval": interval, "page_size": page_size, "sort": sort, "start_time": iso_z(start),
+              "end_time": iso_z(end)}
+    bodies, rows = [], []
+    while url:
+        with session.get(url, params=params, headers={"X-Api-Key": "anything"}, timeout=30) as response:
+            response.raise_for_status()
+            bodies.append(response.content)
+            envelope = response.json()
+        rows.extend(envelope["data"])
+        url, params = envelope.get("next_url"), None
+    write_fetch(landing, asset, start, end, bodies, fetch_id=fetch_id, window=window, interval=interval,
+                page_size=page_size, sort=sort, complete=complete)
+    return rows
 
 
 def land_weeks(landing: Path, asset: str, start: datetime, end: datetime, rows: list[dict],
