@@ -528,3 +528,21 @@ def test_liqreport_simulate_prints_the_url_and_serves_until_ctrl_c():
             process.communicate()
     assert process.returncode == 0
     assert "Traceback" not in rest
+
+
+def test_liqreport_simulate_on_a_busy_port_is_a_one_line_error():
+    with running_simulator() as sim:
+        port = sim.server_address[1]
+        result = subprocess.run([sys.executable, "-m", "report", "simulate", "--port", str(port)],
+                                capture_output=True, text=True, timeout=30,
+                                cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in result.stderr
+
+
+def test_liqreport_simulate_rejects_a_fault_rate_above_one():
+    command = [sys.executable, "-m", "report", "simulate", "--port", "0", "--fault-rate", "1.5"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 2 and "--fault-rate must be between 0 and 1" in result.stderr

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
+from report.errors import ConfigError
 from report.simulator.server import FaultPlan, SimulatorServer
 
 __all__ = ["DEMO_API_KEY", "FaultPlan", "SimulatorServer", "running_simulator", "serve_cli"]
@@ -46,8 +47,17 @@ def running_simulator(seed: int = 7, latency_s: float = 0.0, faults: FaultPlan |
 
 def serve_cli(port: int, seed: int, latency_ms: float, fault_rate: float, log: Callable[[str], None]) -> int:
     """`liqreport simulate`: serve on 127.0.0.1:<port> until Ctrl-C."""
-    faults = FaultPlan(rate=fault_rate)
-    with SimulatorServer(port, seed=seed, latency_s=latency_ms / 1000, faults=faults) as server:
+    if not 0 <= fault_rate <= 1:
+        raise ConfigError(f"--fault-rate must be between 0 and 1, got {fault_rate:g}.")
+    if latency_ms < 0:
+        raise ConfigError(f"--latency-ms must not be negative, got {latency_ms:g}.")
+    try:
+        server = SimulatorServer(port, seed=seed, latency_s=latency_ms / 1000,
+                                 faults=FaultPlan(rate=fault_rate))
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): pass another --port, "
+                          "or --port 0 for any free one.") from None
+    with server:
         log(f"Kaiko simulator at {server.base_url} (seed {seed}, latency {latency_ms:g} ms, fault rate "
             f"{fault_rate:g}); any non-empty X-Api-Key works, e.g. {DEMO_API_KEY}. Ctrl-C to stop.")
         try:

@@ -160,11 +160,10 @@ def _amount(value: float):
 def build_row(asset: str, bucket_hour: int, trades: np.ndarray, amounts: np.ndarray, unit: str) -> dict:
     """One data row: totals are the sums of the listed exchanges, which omit exchanges with no events."""
     exchanges = []
-    for column, code in enumerate(asset_exchanges(asset)):
-        long_trades, short_trades = int(trades[column, 0]), int(trades[column, 1])
+    for code, (long_trades, short_trades), (long_amount, short_amount) in zip(
+            asset_exchanges(asset), trades.tolist(), amounts.tolist(), strict=True):
         if long_trades + short_trades == 0:
             continue
-        long_amount, short_amount = float(amounts[column, 0]), float(amounts[column, 1])
         exchanges.append({
             "exchange": code, "total_trades": long_trades + short_trades,
             "total_amount": _amount(long_amount + short_amount),
