@@ -54,9 +54,9 @@ def fetch_asset(base_url: str, key: str, asset: str, start: datetime, end: datet
 
 
 def baseline_fetch(base_url: str, key: str, assets: Iterable[str], start: datetime, end: datetime,
-                   interval: str = "1h") -> pd.DataFrame:
+                   interval: str = "1h", page_size: int = 1000) -> pd.DataFrame:
     """One asset after the other, one page after the other: the raw rows (with their `exchanges` lists)."""
-    frames = [fetch_asset(base_url, key, asset, start, end, interval) for asset in assets]
+    frames = [fetch_asset(base_url, key, asset, start, end, interval, page_size) for asset in assets]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -96,7 +96,7 @@ def _hourly(rows: pd.DataFrame) -> pd.DataFrame:
     hourly = rows.drop_duplicates(subset=["asset", "interval_time"], keep="last").copy()
     hour = pd.to_datetime(hourly["interval_time"], utc=True).dt.tz_localize(None)
     hourly["day"] = hour.dt.floor("D")
-    hourly["week_start"] = hourly["day"] - pd.to_timedelta(hour.dt.weekday, unit="D")
+    hourly["week_start"] = hourly["day"] - pd.to_timedelta(hour.dt.day_of_week, unit="D")
     return hourly
 
 
