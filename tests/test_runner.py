@@ -1,0 +1,219 @@
+"""The model runner on small SQL projects: refs, DAG errors, vars, data tests, select, atomicity."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from report.errors import DataQualityError, ModelError
+from report.models import runner
+from report.models.runner import build
+
+VARIABLES = {"landing_path": "/nowhere", "report_start": "2025-01-06 00:00:00",
+             "report_end": "2025-01-13 00:00:00"}
+
+
+def write_project(root: Path, files: dict[str, str]) -> Path:
+    sql_dir = root / "sql"
+    for relative, text in files.items():
+        path = sql_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return sql_dir
+
+
+def query(warehouse: Path, sql: str):
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+BASIC = {
+    "staging/stg_numbers.sql": "-- one row per n\nselect range as n from range({{ var('count') }})\n",
+    "marts/fct_doubled.sql": "with numbers as (select * from {{ ref('stg_numbers') }})\n"
+                             "select n * 2 as d from numbers\n",
+    "marts/fct_total.sql": "{{ config(materialized='view') }}\n"
+                           "select sum(d) as total from {{ ref('fct_doubled') }}\n",
+    "reports/rpt_nested/rpt_deep.sql": "select total + 1 as total_plus_one from {{ ref('fct_total') }}\n",
+    "tests/assert_doubled_is_even.sql": "select * from {{ ref('fct_doubled') }} where d % 2 <> 0\n",
+}
+
+
+def test_models_build_in_ref_order_with_folder_materializations_and_dbt_lines(tmp_path):
+    sql_dir = write_project(tmp_path, BASIC)
+    lines: list[str] = []
+    warehouse = tmp_path / "out" / "warehouse.duckdb"
+    results = build(warehouse, sql_dir, {**VARIABLES, "count": 5}, log=lines.append)
+    assert query(warehouse, "select total_plus_one from rpt_deep") == [(21,)]
+    kinds = dict(query(warehouse, "select table_name, table_type from information_schema.tables"))
+    assert kinds == {"stg_numbers": "VIEW", "fct_doubled": "BASE TABLE", "fct_total": "VIEW",
+                     "rpt_deep": "BASE TABLE"}
+    assert [m["name"] for m in results.models] == ["stg_numbers", "fct_doubled", "fct_total", "rpt_deep"]
+    assert re.fullmatch(r"1 of 4 OK created sql view model stg_numbers \.+ \[OK in \d+\.\d\ds\]", lines[1])
+    assert re.fullmatch(r"2 of 4 OK created sql table model fct_doubled \.+ \[OK 5 rows in \d+\.\d\ds\]",
+                        lines[2])
+    assert re.fullmatch(r"1 of 1 PASS assert_doubled_is_even \.+ \[PASS in \d+\.\d\ds\]", lines[5])
+    assert re.fullmatch(r"Completed: 4 models, 1 tests \(1 pass, 0 warn, 0 fail\) in \d+\.\ds", lines[-1])
+    document = json.loads((tmp_path / "out" / "run_results.json").read_text())
+    assert document["summary"] == {"models": 4, "tests": 1, "passed": 1, "warned": 0, "failed": 0}
+    assert [m["rows"] for m in document["models"]] == [None, 5, None, 1]
+    assert not list((tmp_path / "out").glob("*.building*"))
+
+
+def test_cycle_in_refs_names_the_files(tmp_path):
+    sql_dir = write_project(tmp_path, {
+        "marts/a.sql": "select * from {{ ref('b') }}",
+        "marts/b.sql": "select * from {{ ref('c') }}",
+        "marts/c.sql": "select * from {{ ref('a') }}",
+        "marts/d.sql": "select 1 as x",
+    })
+    with pytest.raises(ModelError, match=r"cycle: .*marts/(a|b|c)\.sql -> .*marts/(a|b|c)\.sql") as caught:
+        build(tmp_path / "w.duckdb", sql_dir, VARIABLES, log=lambda _: None)
+    assert "d.sql" not in str(caught.value)
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_unknown_ref_names_the_file_and_the_ref(tmp_path):
+    sql_dir = write_project(tmp_path, {"marts/fct_a.sql": "select * from {{ ref('stg_missing') }}"})
+    with pytest.raises(ModelError, match=r"marts/fct_a\.sql refers to unknown model 'stg_missing'"):
+        build(tmp_path / "w.duckdb", sql_dir, VARIABLES, log=lambda _: None)
+
+
+def test_missing_var_names_the_file_and_the_var(tmp_path):
+    sql_dir = write_project(tmp_path, {"staging/stg_a.sql": "select '{{ var('region') }}' as region"})
+    with pytest.raises(ModelError, match=r"staging/stg_a\.sql uses var\('region'\) but no such variable"):
+        build(tmp_path / "w.duckdb", sql_dir, VARIABLES, log=lambda _: None)
+
+
+def test_duplicate_model_names_are_refused(tmp_path):
+    sql_dir = write_project(tmp_path, {"staging/same.sql": "select 1 as x",
+                                       "marts/same.sql": "select 2 as x"})
+    with pytest.raises(ModelError, match="two models are named 'same'"):
+        build(tmp_path / "w.duckdb", sql_dir, VARIABLES, log=lambda _: None)
+
+
+def test_sql_error_names_model_and_file_and_keeps_previous_warehouse(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    sql_dir = write_project(tmp_path, {"marts/fct_a.sql": "select 1 as x"})
+    build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
+    (sql_dir / "marts" / "fct_a.sql").write_text("select no_such_column from range(3)")
+    with pytest.raises(ModelError, match=r"model fct_a \(sql/marts/fct_a\.sql\) failed: .*no_such_column"):
+        build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
+    assert query(warehouse, "select x from fct_a") == [(1,)]
+    assert not (tmp_path / "w.duckdb.building").exists()
+
+
+def test_failing_error_test_raises_with_rows_and_keeps_previous_warehouse(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    sql_dir = write_project(tmp_path, {
+        "marts/fct_a.sql": "select 1 as x",
+        "tests/assert_x_positive.sql": "select * from {{ ref('fct_a') }} where x <= 0",
+    })
+    build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
+    (sql_dir / "marts" / "fct_a.sql").write_text("select unnest([-1, -2, 3, -4]) as x")
+    lines: list[str] = []
+    message = r"^data test assert_x_positive failed: 3 rows; first: \{'x': -1\}"
+    with pytest.raises(DataQualityError, match=message):
+        build(warehouse, sql_dir, VARIABLES, log=lines.append)
+    failed = r"1 of 1 FAIL assert_x_positive \.+ \[FAIL 3 in \d+\.\d\ds\]"
+    assert any(re.fullmatch(failed, line) for line in lines)
+    assert "    assert_x_positive: {'x': -2}" in lines
+    assert query(warehouse, "select x from fct_a") == [(1,)]
+    document = json.loads((tmp_path / "run_results.json").read_text())
+    assert document["tests"][0]["status"] == "fail"
+    assert document["tests"][0]["first_rows"] == [{"x": -1}, {"x": -2}, {"x": -4}]
+    assert not (tmp_path / "w.duckdb.building").exists()
+
+
+def test_warn_test_is_logged_recorded_and_build_succeeds(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    sql_dir = write_project(tmp_path, {
+        "marts/fct_a.sql": "select unnest([1, 2, 3]) as x",
+        "tests/assert_small.sql": "{{ config(severity='warn') }}\n"
+                                  "select * from {{ ref('fct_a') }} where x > 1",
+        "tests/assert_present.sql": "select 1 where (select count(*) from {{ ref('fct_a') }}) = 0",
+    })
+    lines: list[str] = []
+    results = build(warehouse, sql_dir, VARIABLES, log=lines.append)
+    assert (results.passed, results.warned, results.failed) == (1, 1, 0)
+    assert any(re.fullmatch(r"2 of 2 WARN assert_small \.+ \[WARN 2 in \d+\.\d\ds\]", line) for line in lines)
+    assert lines[-1].startswith("Completed: 1 models, 2 tests (1 pass, 1 warn, 0 fail)")
+    assert query(warehouse, "select count(*) from fct_a") == [(3,)]
+
+
+def test_select_runs_the_model_and_its_upstream_on_a_copy_of_the_warehouse(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    sql_dir = write_project(tmp_path, {
+        "staging/stg_a.sql": "select 1 as x",
+        "marts/fct_b.sql": "select x + 10 as y from {{ ref('stg_a') }}",
+        "marts/fct_other.sql": "select 'old' as version",
+        "tests/assert_other.sql": "select * from {{ ref('fct_other') }} where version = 'broken'",
+    })
+    build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
+    (sql_dir / "staging" / "stg_a.sql").write_text("select 2 as x")
+    (sql_dir / "marts" / "fct_other.sql").write_text("select 'broken' as version")
+    lines: list[str] = []
+    results = build(warehouse, sql_dir, VARIABLES, select="fct_b", log=lines.append)
+    assert [m["name"] for m in results.models] == ["stg_a", "fct_b"]
+    assert results.tests == []  # the only test is about a model that was not selected
+    assert query(warehouse, "select y from fct_b") == [(12,)]
+    assert query(warehouse, "select version from fct_other") == [("old",)]
+    with pytest.raises(ModelError, match="--select 'fct_nope' is not a model"):
+        build(warehouse, sql_dir, VARIABLES, select="fct_nope", log=lambda _: None)
+
+
+def test_data_tests_run_alone_against_the_existing_warehouse(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    sql_dir = write_project(tmp_path, {
+        "marts/fct_a.sql": "select 5 as x",
+        "tests/assert_below.sql": "select * from {{ ref('fct_a') }} where x > {{ var('limit') }}",
+    })
+    with pytest.raises(ModelError, match="no warehouse"):
+        runner.test(warehouse, sql_dir, {"limit": 10}, log=lambda _: None)
+    build(warehouse, sql_dir, {"limit": 10}, log=lambda _: None)
+    assert runner.test(warehouse, sql_dir, {"limit": 10}, log=lambda _: None).passed == 1
+    with pytest.raises(DataQualityError, match="assert_below failed: 1 rows; first: {'x': 5}"):
+        runner.test(warehouse, sql_dir, {"limit": 1}, log=lambda _: None)
+
+
+SLOW_BUILD = """
+import sys
+from pathlib import Path
+from report.models.runner import build
+build(Path(sys.argv[1]), Path(sys.argv[2]), {}, log=lambda line: print(line, flush=True))
+"""
+
+
+def test_killed_build_leaves_previous_warehouse_readable(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    sql_dir = write_project(tmp_path, {"marts/fct_a.sql": "select 'previous' as version"})
+    build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
+    (sql_dir / "marts" / "fct_a.sql").write_text("select 'new' as version")
+    # A model that computes for minutes: the build is certainly inside it when killed.
+    (sql_dir / "marts" / "fct_slow.sql").write_text(
+        "select sum(hash(i)) as h from range(100000000000) as t(i)")
+    child = subprocess.Popen([sys.executable, "-c", SLOW_BUILD, str(warehouse), str(sql_dir)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        for line in child.stdout:
+            if "fct_a" in line:
+                break
+        time.sleep(0.3)
+        assert child.poll() is None
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+        child.stdout.close()
+    assert (tmp_path / "w.duckdb.building").exists()  # the half-built database, never published
+    assert query(warehouse, "select version from fct_a") == [("previous",)]
+    (sql_dir / "marts" / "fct_slow.sql").unlink()
+    build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
+    assert query(warehouse, "select version from fct_a") == [("new",)]
+    assert not (tmp_path / "w.duckdb.building").exists()
