@@ -16,11 +16,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from matplotlib.colors import PowerNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
-from report.render.formatting import usd  # noqa: E402
+from report.render.formatting import exchange_name, usd  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,15 @@ class ChartStyle:
 
 
 STYLE = ChartStyle()
-USD_AXIS = FuncFormatter(lambda value, _: usd(value).replace("-", "−") if value else "$0")
-ABS_USD_AXIS = FuncFormatter(lambda value, _: usd(abs(value)) if value else "$0")
+
+
+def _axis_usd(value: float) -> str:
+    # axis ticks are round numbers: $50M, not $50.0M
+    return usd(value).replace(".0", "").replace("-", "−") if value else "$0"
+
+
+USD_AXIS = FuncFormatter(lambda value, _: _axis_usd(value))
+ABS_USD_AXIS = FuncFormatter(lambda value, _: _axis_usd(abs(value)))
 
 
 def new_figure(height_in: float | None = None, rows: int = 1, sharex: bool = False):
@@ -69,6 +77,15 @@ def new_figure(height_in: float | None = None, rows: int = 1, sharex: bool = Fal
 
 def _title(ax, title: str) -> None:
     ax.set_title(title, fontsize=STYLE.font_size + 1.5, loc="left", color=STYLE.text, fontweight="bold")
+
+
+def _legend(figure: Figure, ax, handles=None, labels=None) -> None:
+    """One row under the plot, so the plot keeps the full column width (and a 390 px phone can read it)."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        figure.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 4),
+                      fontsize=STYLE.font_size - 1, frameon=False)
 
 
 def png_bytes(figure: Figure) -> bytes:
@@ -101,11 +118,11 @@ def daily_long_short(rows: list[dict], asset: str) -> Figure:
                edgecolor=STYLE.previous, linewidth=0.9, linestyle="--")
     _mark_missing_positions(ax, [i for i, row in enumerate(rows) if not row["hours_covered"]], width=0.86)
     ax.axhline(0, color=STYLE.text, linewidth=0.8)
-    ax.set_xticks(positions, [f"{row['day']:%a %d %b}" for row in rows])
+    ax.set_xticks(positions, [row["day"].strftime("%a\n%d %b") for row in rows])
     ax.yaxis.set_major_formatter(ABS_USD_AXIS)
     ax.set_ylabel("USD liquidated (longs below 0)", fontsize=STYLE.font_size)
     ax.set_xlabel("Day (UTC)", fontsize=STYLE.font_size)
-    ax.legend(fontsize=STYLE.font_size - 1.5, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    _legend(figure, ax)
     return figure
 
 
@@ -152,8 +169,7 @@ def hourly_timeline(rows: list[dict], asset: str, spike_hours: tuple = ()) -> Fi
     if missing:
         handles.append(Patch(facecolor="#EEEEEE", edgecolor=STYLE.missing, hatch="////"))
         labels.append("No data (not zero)")
-    ax.legend(handles, labels, fontsize=STYLE.font_size - 1.5, loc="upper left", bbox_to_anchor=(1.0, 1.0),
-              frameon=False)
+    _legend(figure, ax, handles, labels)
     return figure
 
 
@@ -184,7 +200,7 @@ def weekly_trend(rows: list[dict], asset: str) -> Figure:
     ax.set_ylabel("USD liquidated per week", fontsize=STYLE.font_size)
     ax.set_xlabel("ISO week starting Monday (UTC); outlined = this report; hatched = partial",
                   fontsize=STYLE.font_size)
-    ax.legend(fontsize=STYLE.font_size - 1.5, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    _legend(figure, ax)
     return figure
 
 
@@ -206,16 +222,18 @@ def exchange_share(rows: list[dict], asset: str) -> Figure:
             fill=False, edgecolor=STYLE.previous, linestyle="--", label="Previous week")
     peak = max(max(row["total_amount"], row["previous_total_amount"]) for row in ordered) or 1
     for position, row in zip(positions, ordered, strict=True):
-        note = {"new": " new this week", "absent": " absent this week"}.get(row["status"], "")
-        share = f"{row['share'] * 100:.0f} %" if row["share"] is not None else ""
-        ax.text(row["total_amount"] + peak * 0.01, position + 0.18, f"{share}{note}", va="center",
+        label = {"new": f"{row['share'] * 100:.0f} %, new this week", "absent": "absent this week"}.get(
+            row["status"], f"{row['share'] * 100:.0f} %")
+        ax.text(row["total_amount"] + peak * 0.01, position + 0.18, label, va="center",
                 fontsize=STYLE.font_size - 1.5, color=STYLE.text)
-    ax.set_yticks(positions, [row["exchange"] for row in ordered])
+    ax.set_yticks(positions, [exchange_name(row["exchange"]) for row in ordered])
     ax.set_xlim(0, peak * 1.3)
     ax.xaxis.set_major_formatter(USD_AXIS)
     ax.set_xlabel("USD liquidated (labels: share of this week)", fontsize=STYLE.font_size)
     ax.set_ylabel("Exchange", fontsize=STYLE.font_size)
-    ax.legend(fontsize=STYLE.font_size - 1.5, loc="lower right", frameon=False)
+    _legend(figure, ax, [Patch(facecolor=STYLE.previous), Patch(fill=False, edgecolor=STYLE.previous,
+                                                                linestyle="--")],
+            ["This week (exchange colour)", "Previous week"])
     return figure
 
 
@@ -233,9 +251,11 @@ def hour_weekday(rows: list[dict], asset: str) -> Figure:
             grid[row["weekday"] - 1][row["hour_of_day"]] = row["total_amount"] or 0.0
     ax.add_patch(Rectangle((-0.5, -0.5), 24, 7, facecolor="#EEEEEE", edgecolor=STYLE.missing,
                            hatch="////", linewidth=0, zorder=0))
-    image = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest", zorder=1)
+    # square-root colour scale: one extreme hour would otherwise flatten every other cell to the same colour
+    image = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest", zorder=1,
+                      norm=PowerNorm(gamma=0.5, vmin=0))
     colorbar = figure.colorbar(image, ax=ax, pad=0.01, format=USD_AXIS)
-    colorbar.set_label("USD liquidated", fontsize=STYLE.font_size)
+    colorbar.set_label("USD liquidated (square-root scale)", fontsize=STYLE.font_size)
     colorbar.ax.tick_params(labelsize=STYLE.font_size - 1.5)
     ax.set_yticks(range(7), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
     ax.set_xticks(range(0, 24, 3), [f"{hour:02d}" for hour in range(0, 24, 3)])
@@ -265,7 +285,7 @@ def daily_ratio(rows: list[dict], asset: str) -> Figure:
     bottom.bar(positions, sizes, width=0.6, color=STYLE.previous)
     bottom.yaxis.set_major_formatter(USD_AXIS)
     bottom.set_ylabel("Average size\n(USD/event)", fontsize=STYLE.font_size)
-    bottom.set_xticks(positions, [f"{row['day']:%a %d %b}" for row in rows])
+    bottom.set_xticks(positions, [row["day"].strftime("%a\n%d %b") for row in rows])
     bottom.set_xlabel("Day (UTC); dashed line = 50 % long", fontsize=STYLE.font_size)
     for ax in (top, bottom):
         _mark_missing_positions(ax, [i for i, row in enumerate(rows) if not row["hours_covered"]], width=0.8)
@@ -289,7 +309,7 @@ def cross_asset(rows: list[dict]) -> Figure:
     ax.xaxis.set_major_formatter(USD_AXIS)
     ax.set_xlabel("USD liquidated this week", fontsize=STYLE.font_size)
     ax.set_ylabel("Asset", fontsize=STYLE.font_size)
-    ax.legend(fontsize=STYLE.font_size - 1.5, loc="lower right", frameon=False)
+    _legend(figure, ax)
     return figure
 
 
