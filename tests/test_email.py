@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import io
 import json
 import re
@@ -29,6 +30,7 @@ XHTML = "{http://www.w3.org/1999/xhtml}"
 
 # ---------------------------------------------------------------- a rendered report folder, per §4
 
+@functools.cache
 def chart_png(title: str) -> bytes:
     """A real 2x PNG with a solid background, like the renderer's."""
     figure = Figure(figsize=(6, 3), dpi=100, facecolor="white")
