@@ -546,3 +546,15 @@ def test_liqreport_simulate_rejects_a_fault_rate_above_one():
     result = subprocess.run(command, capture_output=True, text=True, timeout=30,
                             cwd=Path(__file__).resolve().parent.parent)
     assert result.returncode == 2 and "--fault-rate must be between 0 and 1" in result.stderr
+
+
+def test_naive_datetimes_mean_utc(simulator):
+    aware = simulator.hourly_truth("btc", datetime(2025, 2, 3, 14, tzinfo=UTC))
+    assert aware is not None and simulator.hourly_truth("btc", datetime(2025, 2, 3, 14)) == aware
+
+
+def test_a_replaced_fault_plan_is_used_from_the_next_request(simulator):
+    simulator.faults = FaultPlan(rate=1.0, kinds=("502",))
+    assert [raw_get(simulator, btc_week_target())[0] for _ in range(3)] == [502, 502, 502]
+    simulator.faults = FaultPlan()
+    assert raw_get(simulator, btc_week_target())[0] == 200

@@ -120,15 +120,32 @@ def _volatility_path(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return variance, shocks
 
 
-def _cascades(rng: np.random.Generator, variance: np.ndarray) -> np.ndarray:
-    """Liquidation cascades: rare, likelier when volatile, decaying over a few hours."""
+def _cascades(rng: np.random.Generator, variance: np.ndarray, shocks: np.ndarray):
+    """Liquidation cascades: rare, likelier when volatile, decaying over a few hours, and one-sided.
+
+    Returns the extra intensity (relative to the normal one) and the share of it that hits longs:
+    a cascade started by a drop liquidates longs, one started by a jump liquidates shorts.
+    """
     jumps = rng.random(WEEK_HOURS) < np.minimum(0.004 * variance, 0.2)
     sizes = (rng.pareto(1.5, WEEK_HOURS) + 1.0) * 3.0
-    level, multiplier = 0.0, np.empty(WEEK_HOURS)
+    level, long_share = 0.0, 0.5
+    levels, long_shares = np.empty(WEEK_HOURS), np.empty(WEEK_HOURS)
     for hour in range(WEEK_HOURS):
-        level = 0.55 * level + (sizes[hour] if jumps[hour] else 0.0)
-        multiplier[hour] = 1.0 + level
-    return multiplier
+        level *= 0.55
+        if jumps[hour]:
+            level += sizes[hour]
+            long_share = 0.92 if shocks[hour] < 0 else 0.08
+        levels[hour], long_shares[hour] = level, long_share
+    return levels, long_shares
+
+
+def _momentum(shocks: np.ndarray) -> np.ndarray:
+    """The price move over the last few hours: liquidations follow the trend, not one hour's noise."""
+    momentum, level = np.empty(WEEK_HOURS), 0.0
+    for hour in range(WEEK_HOURS):
+        level = 0.6 * level + shocks[hour]
+        momentum[hour] = level
+    return momentum
 
 
 def _listed(seed: int, exchanges: tuple[str, ...], index: int) -> np.ndarray:
@@ -154,10 +171,13 @@ def base_week(seed: int, asset: str, index: int) -> tuple[np.ndarray, np.ndarray
 
     variance, shocks = _volatility_path(rng)
     hourly_events = daily_usd / 24 / (median_usd * MEAN_EVENT_OVER_MEDIAN) / MEAN_INTENSITY_FACTOR
-    intensity = (hourly_events * activity_cycle(hours) * variance**0.8 * (1 + 0.6 * np.abs(shocks))
-                 * _cascades(rng, variance))
-    # A falling price (negative shock) liquidates longs; a rising one shorts.
-    long_share = 0.15 + 0.7 / (1 + np.exp(1.8 * shocks))
+    normal = hourly_events * activity_cycle(hours) * variance**0.8 * (1 + 0.6 * np.abs(shocks))
+    cascade_level, cascade_long_share = _cascades(rng, variance, shocks)
+    # A falling price liquidates longs; a rising one shorts.
+    trend_long_share = 0.12 + 0.76 / (1 + np.exp(1.4 * _momentum(shocks)))
+    cascade = normal * cascade_level
+    intensity = normal + cascade
+    long_share = (normal * trend_long_share + cascade * cascade_long_share) / intensity
 
     weights = np.array([EXCHANGE_SHARES[e] for e in exchanges])
     weights = weights / weights.sum() * rng.gamma(6.0, 1 / 6.0, (WEEK_HOURS, len(exchanges)))

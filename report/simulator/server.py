@@ -38,6 +38,11 @@ class FaultPlan:
     seed: int = 0
 
 
+def _utc(moment: datetime) -> datetime:
+    """Naive datetimes are UTC here, as everywhere in liqreport (not the machine's local time)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 120  # an idle keep-alive connection is dropped after this
@@ -66,14 +71,15 @@ class SimulatorServer(ThreadingHTTPServer):
         self.latency_s = latency_s
         self.faults = faults if faults is not None else FaultPlan()
         self.timestamp_unit = timestamp_unit
-        self.data_start = data_start
+        self.data_start = _utc(data_start)
         self.revision = revision
         self.empty_assets = frozenset(empty_assets)
         self.api_key = api_key
-        self.now = now
+        self.now = None if now is None else _utc(now)
         self.request_log: list[dict] = []
         self._lock = threading.Lock()
         self._fault_rng = random.Random(self.faults.seed)
+        self._fault_rng_plan = self.faults
         self._connections: set[socket.socket] = set()
 
     @property
@@ -88,18 +94,18 @@ class SimulatorServer(ThreadingHTTPServer):
     # --- data ---------------------------------------------------------------------------------------
 
     def _source(self, asset: str) -> api.DataSource:
-        now = self.now or datetime.now(UTC)
+        now = _utc(self.now) if self.now else datetime.now(UTC)
         if self.timestamp_unit not in api.TIMESTAMP_FACTORS:
             raise ValueError(f"timestamp_unit must be one of {sorted(api.TIMESTAMP_FACTORS)}")
         return api.DataSource(
             seed=self.seed, revision=self.revision, timestamp_unit=self.timestamp_unit,
-            data_start_hour=math.ceil(self.data_start.timestamp() / HOUR_S),
+            data_start_hour=math.ceil(_utc(self.data_start).timestamp() / HOUR_S),
             now_hour=math.floor(now.timestamp() / HOUR_S), empty=asset in self.empty_assets)
 
     def hourly_truth(self, asset: str, hour: datetime) -> dict | None:
         """The row served for this hour at interval 1h, or None when the hour has no liquidations."""
         source = self._source(asset)
-        epoch_hour = math.floor(hour.timestamp() / HOUR_S)
+        epoch_hour = math.floor(_utc(hour).timestamp() / HOUR_S)
         if source.empty or not source.data_start_hour <= epoch_hour < source.now_hour:
             return None
         trades, amounts = hourly_block(self.seed, asset, epoch_hour, epoch_hour + 1, self.revision)
@@ -146,6 +152,8 @@ class SimulatorServer(ThreadingHTTPServer):
         with self._lock:
             if self.faults.script:
                 return self.faults.script.pop(0)
+            if self._fault_rng_plan is not self.faults:  # a new plan brings its own seed
+                self._fault_rng, self._fault_rng_plan = random.Random(self.faults.seed), self.faults
             if self.faults.rate and self._fault_rng.random() < self.faults.rate:
                 return self._fault_rng.choice(tuple(self.faults.kinds))
         return "ok"
