@@ -200,7 +200,13 @@ def page_context(settings, period, report_data, asset_sections, cross_chart, cha
         "source_url": summary["source"],
         "generated_at": summary["generated_at"],
         "data_as_of": summary["data_as_of"],
+        "data_as_of_text": readable_time(summary["data_as_of"]),
     }
+
+
+def readable_time(iso: str | None) -> str:
+    """'2025-03-03T09:12:44Z' → '2025-03-03 09:12 UTC'."""
+    return f"{iso[:10]} {iso[11:16]} UTC" if iso else "n/a"
 
 
 def write_manifest(folder: Path, files: list[Path]) -> Path:

@@ -3,9 +3,13 @@
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
 
-hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
+hourly as (
+    select *
+    from {{ ref('fct_liquidations_hourly') }}
+    where hour >= (select history_start from report_window)
+),
 
-assets as (select distinct asset from hourly),
+assets as (select distinct asset from {{ ref('fct_liquidations_hourly') }}),
 
 day_spine as (
     select

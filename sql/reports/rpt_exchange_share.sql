@@ -3,7 +3,11 @@
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
 
-hourly_by_exchange as (select * from {{ ref('fct_liquidations_hourly_by_exchange') }}),
+hourly_by_exchange as (
+    select *
+    from {{ ref('fct_liquidations_hourly_by_exchange') }}
+    where hour >= (select history_start from report_window)
+),
 
 by_period as (
     select

@@ -3,9 +3,14 @@
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
 
-hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
+-- an hour before the endpoint's history is absent, not a zero: the API simply has nothing there
+hourly as (
+    select *
+    from {{ ref('fct_liquidations_hourly') }}
+    where hour >= (select history_start from {{ ref('rpt_report_window') }})
+),
 
-assets as (select distinct asset from hourly),
+assets as (select distinct asset from {{ ref('fct_liquidations_hourly') }}),
 
 hour_spine as (
     select unnest(generate_series(report_start, report_end - interval 1 hour, interval 1 hour)) as hour

@@ -1,4 +1,5 @@
--- one row: the report period [report_start, report_end) and the equally long period just before it
+-- one row: the report period [report_start, report_end), the equally long period just before it, and
+-- the first hour the endpoint has data for (docs: history from 2025-01-08); earlier hours are "no coverage"
 {{ config(materialized='table') }}
 
 with bounds as (
@@ -12,7 +13,8 @@ final as (
         report_start,
         report_end,
         datediff('hour', report_start, report_end) as period_hours,
-        report_start - (report_end - report_start) as previous_start
+        report_start - (report_end - report_start) as previous_start,
+        timestamp '2025-01-08 00:00:00' as history_start
     from bounds
 )
 

@@ -5,7 +5,11 @@
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
 
-hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
+hourly as (
+    select *
+    from {{ ref('fct_liquidations_hourly') }}
+    where hour >= (select history_start from report_window)
+),
 
 log_hours as (
     select asset, hour, total_amount, long_amount, short_amount, ln(1 + total_amount) as log_amount

@@ -4,11 +4,19 @@
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
 
-hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
+hourly as (
+    select *
+    from {{ ref('fct_liquidations_hourly') }}
+    where hour >= (select history_start from report_window)
+),
 
-hourly_by_exchange as (select * from {{ ref('fct_liquidations_hourly_by_exchange') }}),
+hourly_by_exchange as (
+    select *
+    from {{ ref('fct_liquidations_hourly_by_exchange') }}
+    where hour >= (select history_start from report_window)
+),
 
-assets as (select distinct asset from hourly),
+assets as (select distinct asset from {{ ref('fct_liquidations_hourly') }}),
 
 -- period_index 0 is the report period, 1 the period before it, … 4 four periods back
 hourly_in_periods as (

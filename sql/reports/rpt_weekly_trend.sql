@@ -3,11 +3,14 @@
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
 
-weekly as (select * from {{ ref('fct_liquidations_weekly') }}),
+-- hours before the endpoint's history are not coverage: such a week reads "no coverage", not $0
+hourly as (
+    select *
+    from {{ ref('fct_liquidations_hourly') }}
+    where hour >= (select history_start from report_window)
+),
 
-hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
-
-assets as (select distinct asset from hourly),
+assets as (select distinct asset from {{ ref('fct_liquidations_hourly') }}),
 
 week_spine as (
     select
@@ -17,6 +20,19 @@ week_spine as (
             interval 1 week
         )) as date) as week_start
     from report_window
+),
+
+weekly as (
+    select
+        asset,
+        cast(date_trunc('week', hour) as date) as week_start,
+        sum(total_trades) as total_trades,
+        sum(total_amount) as total_amount,
+        sum(long_amount) as long_amount,
+        sum(short_amount) as short_amount,
+        count(*) as hours_covered
+    from hourly
+    group by asset, cast(date_trunc('week', hour) as date)
 ),
 
 final as (
