@@ -201,7 +201,8 @@ def test_401_is_one_line_that_says_to_set_the_key_and_never_shows_it(sim, tmp_pa
 def test_400_is_one_line_with_the_apis_message(sim, tmp_path):
     def spoil_token(envelope):
         if "next_url" in envelope:
-            envelope["next_url"] = envelope["next_url"].split("?")[0] + "?continuation_token=not-a-token"
+            del envelope["next_url"]
+            envelope["continuation_token"] = "not-a-token"
         return envelope
 
     with rewriting_proxy(sim.base_url, spoil_token) as proxy:
@@ -212,6 +213,26 @@ def test_400_is_one_line_with_the_apis_message(sim, tmp_path):
         "1 of 1 windows failed; first: Kaiko API answered 400 for btc, window 2025-02-03 … 2025-02-10: "
         "Invalid parameter 'continuation_token': malformed or expired token.")
     assert sim.request_count == 2
+
+
+@pytest.mark.parametrize("keep_token", [True, False])
+def test_next_url_on_another_host_never_gets_the_key(sim, tmp_path, keep_token):
+    def point_elsewhere(envelope):
+        if "next_url" in envelope:
+            envelope["next_url"] = envelope["next_url"].replace("http://127.0.0.1:", "http://127.0.0.2:")
+            if not keep_token:
+                del envelope["continuation_token"]
+        return envelope
+
+    with rewriting_proxy(sim.base_url, point_elsewhere) as proxy:
+        settings = sim_settings(sim, tmp_path, base_url=proxy.base_url, page_size=100)
+        if keep_token:  # the token is enough to go on against the configured API root
+            fetch_range(settings, utc(2025, 2, 3), utc(2025, 2, 10), now=PAST_NOW, log=lambda _: None)
+            assert_rows_exactly_once(settings.landing_dir, sim, "btc", utc(2025, 2, 3), utc(2025, 2, 10))
+        else:
+            with pytest.raises(FetchError, match=r"next page on another host \(http://127\.0\.0\.2:\d+/v2/"):
+                fetch_range(settings, utc(2025, 2, 3), utc(2025, 2, 10), now=PAST_NOW, log=lambda _: None)
+    assert sim.request_count == (2 if keep_token else 1)
 
 
 @pytest.mark.parametrize("asset", ["../etc", "BTC", "a/b", "", "btc?x=1", "b" * 40])

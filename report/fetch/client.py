@@ -115,6 +115,13 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def same_origin(url: str, root: str) -> bool:
+    def origin(parts):
+        return parts.scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+
+    return origin(urlsplit(url)) == origin(urlsplit(root))
+
+
 @dataclass(frozen=True)
 class Page:
     number: int
@@ -196,10 +203,15 @@ class PageChain:
         if not isinstance(body, dict):
             return None
         next_url, token = body.get("next_url"), body.get("continuation_token")
-        if next_url:
+        if next_url and same_origin(str(next_url), self.client.settings.api_root):
             follow = (str(next_url), None)
         elif token:
             follow = (self.client.endpoint(self.window.asset), {"continuation_token": str(token)})
+        elif next_url:
+            # The key goes with every request: never to a host other than the configured API root.
+            raise FetchError(f"Kaiko API sent a next page on another host ({public_url(str(next_url))}) for "
+                             f"{self.window.asset}, window {self.window.describe()}: refused to send the key "
+                             "there; check the API root (--base-url / KAIKO_BASE_URL).")
         else:
             return None
         marker = f"{follow[0]}|{follow[1]}"
