@@ -1,0 +1,269 @@
+"""The weekly report end to end on the simulator: fetch → build → render, checked against the landed pages.
+
+Expected numbers are summed in plain Python straight from the landed JSON pages (the newest complete fetch
+of each window), never from the marts the report itself reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import html5lib
+import matplotlib.image
+import pytest
+
+from report import pipeline
+from report.errors import RenderError
+from report.fetch.fetcher import fetch_range
+from report.periods import iso_week
+from report.render import report as report_module
+from report.render.formatting import usd
+from report.settings import Settings
+from report.simulator import DEMO_API_KEY, running_simulator
+
+SIMULATOR_NOW = datetime(2025, 3, 31, tzinfo=UTC)
+WEEK = iso_week("2025-W09")
+ASSETS = ("btc", "eth", "quiet")
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+class Rendered:
+    def __init__(self, settings: Settings, folder: Path):
+        self.settings = settings
+        self.folder = folder
+        self.html = (folder / "report.html").read_text(encoding="utf-8")
+        self.summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        self.tree = html5lib.parse(self.html)
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory) -> Rendered:
+    """Two assets with data and one the simulator serves no liquidations for, W09 2025, with the PDF."""
+    output = tmp_path_factory.mktemp("demo")
+    with running_simulator(seed=7, now=SIMULATOR_NOW, empty_assets={"quiet"}) as simulator:
+        settings = Settings(output_dir=output, assets=ASSETS, base_url=simulator.base_url,
+                            api_key=DEMO_API_KEY)
+        pipeline.fetch(settings, WEEK, log=lambda line: None)
+    pipeline.build(settings, WEEK, log=lambda line: None)
+    path = pipeline.render(settings, WEEK, pdf=True, log=lambda line: None)
+    return Rendered(settings, path.parent)
+
+
+def landed_hours(landing: Path, asset: str) -> dict[datetime, dict]:
+    """Every hour's row from the newest complete fetch of each window of `asset`, read from the JSON pages."""
+    hours: dict[datetime, dict] = {}
+    for window in sorted((landing / "liquidation_token" / f"asset={asset}" / "interval=1h").iterdir()):
+        complete = sorted(folder for folder in window.iterdir() if (folder / "_manifest.json").is_file())
+        for page in sorted(complete[-1].glob("page-*.json")):
+            for row in json.loads(page.read_text())["data"]:
+                hour = datetime.fromisoformat(row["interval_time"].replace("Z", "+00:00"))
+                hours[hour] = {key: float(row[key]) for key in
+                               ("total_amount", "total_trades", "long_amount", "short_amount")}
+                hours[hour]["exchanges"] = row["exchanges"]
+    return hours
+
+
+def week_total(hours: dict, start: datetime, key: str = "total_amount") -> float:
+    return sum(row[key] for hour, row in hours.items() if start <= hour < start + timedelta(days=7))
+
+
+def section(tree, asset: str):
+    found = [node for node in tree.iter(f"{XHTML}section") if node.get("id") == f"asset-{asset}"]
+    assert len(found) == 1
+    return found[0]
+
+
+def text_of(node) -> str:
+    return " ".join("".join(node.itertext()).split())
+
+
+def test_report_headline_figures_equal_sums_of_the_landed_pages(demo_report):
+    landing = demo_report.settings.landing_dir
+    by_asset = {entry["asset"]: entry for entry in demo_report.summary["assets"]}
+    grand_total = 0.0
+    for asset in ("btc", "eth"):
+        hours = landed_hours(landing, asset)
+        expected = week_total(hours, WEEK.start)
+        grand_total += expected
+        assert by_asset[asset]["total_amount"] == pytest.approx(expected, rel=1e-9)
+        assert by_asset[asset]["total_trades"] == round(week_total(hours, WEEK.start, "total_trades"))
+        assert by_asset[asset]["long_amount"] == pytest.approx(week_total(hours, WEEK.start, "long_amount"))
+        assert by_asset[asset]["long_share"] == pytest.approx(
+            week_total(hours, WEEK.start, "long_amount") / expected)
+        cards = text_of(section(demo_report.tree, asset))
+        assert usd(expected) in cards
+        assert f"{round(week_total(hours, WEEK.start, 'total_trades')):,} events" in cards
+    assert demo_report.summary["totals"]["total_amount"] == pytest.approx(grand_total, rel=1e-9)
+    overview = [n for n in demo_report.tree.iter(f"{XHTML}section") if n.get("id") == "overview"][0]
+    assert usd(grand_total) in text_of(overview)
+
+
+def test_changes_biggest_day_and_biggest_hour_match_the_landed_pages(demo_report):
+    hours = landed_hours(demo_report.settings.landing_dir, "btc")
+    btc = next(entry for entry in demo_report.summary["assets"] if entry["asset"] == "btc")
+    this_week = week_total(hours, WEEK.start)
+    previous = [week_total(hours, WEEK.start - timedelta(weeks=k)) for k in range(1, 5)]
+    assert btc["change_vs_last_week"] == pytest.approx(this_week / previous[0] - 1)
+    assert btc["change_vs_4w_avg"] == pytest.approx(this_week / (sum(previous) / 4) - 1)
+    in_week = {hour: row for hour, row in hours.items() if WEEK.start <= hour < WEEK.end}
+    peak_hour = max(in_week, key=lambda hour: in_week[hour]["total_amount"])
+    assert btc["biggest_hour"] == {"hour": peak_hour.strftime("%Y-%m-%dT%H:00:00Z"),
+                                   "total_amount": pytest.approx(in_week[peak_hour]["total_amount"])}
+    days: dict = {}
+    for hour, row in in_week.items():
+        days[hour.date()] = days.get(hour.date(), 0.0) + row["total_amount"]
+    peak_day = max(days, key=days.get)
+    assert btc["biggest_day"] == {"day": peak_day.isoformat(), "total_amount": pytest.approx(days[peak_day])}
+    by_exchange: dict = {}
+    for row in in_week.values():
+        for exchange in row["exchanges"]:
+            by_exchange[exchange["exchange"]] = by_exchange.get(exchange["exchange"], 0.0) + float(
+                exchange["total_amount"])
+    assert btc["dominant_exchange"] == max(by_exchange, key=by_exchange.get)
+    assert btc["hours_covered"] == btc["hours_in_period"] == 168
+
+
+def test_every_chart_is_an_embedded_png_identical_to_its_file(demo_report):
+    images = list(demo_report.tree.iter(f"{XHTML}img"))
+    charts = demo_report.summary["charts"]
+    assert len(images) == len(charts) == 2 * 6 + 1  # six per asset with data, one cross-asset
+    files = {(demo_report.folder / chart["file"]).read_bytes(): chart for chart in charts}
+    for image in images:
+        source = image.get("src")
+        assert source.startswith("data:image/png;base64,")
+        png = base64.b64decode(source.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", png[16:24])
+        assert width == 1440 and 300 < height < 1200  # 720 CSS px at 2x
+        assert png in files
+        assert image.get("alt") == files[png]["alt"] and files[png]["takeaway"] in files[png]["alt"]
+        pixels = matplotlib.image.imread(io.BytesIO(png), format="png")
+        assert pixels.shape[2] in (3, 4) and pixels[..., :3].std() > 0.05  # not a blank canvas
+        if pixels.shape[2] == 4:
+            assert pixels[..., 3].min() == 1.0  # solid background: dark-mode mail clients invert alpha
+
+
+def test_report_is_strict_html5_and_fetches_nothing_external(demo_report):
+    html5lib.HTMLParser(strict=True).parse(demo_report.html)
+    for node in demo_report.tree.iter():
+        for attribute in ("src", "href", "srcset", "poster", "data"):
+            value = node.get(attribute) or ""
+            assert not re.match(r"^\s*(https?:)?//", value), (node.tag, attribute, value[:80])
+    assert not list(demo_report.tree.iter(f"{XHTML}script"))
+    assert not list(demo_report.tree.iter(f"{XHTML}link"))
+    assert "@import" not in demo_report.html and "url(" not in demo_report.html
+
+
+def test_demo_data_is_said_in_the_title_the_banner_and_every_pdf_page(demo_report):
+    title = next(demo_report.tree.iter(f"{XHTML}title")).text
+    assert "DEMO DATA" in title and "2025-W09" in title
+    assert demo_report.summary["demo"] is True
+    body = next(demo_report.tree.iter(f"{XHTML}body"))
+    assert "DEMO DATA" in text_of(body[0])
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(demo_report.folder / "report.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    pages = [page for page in text.split("\f") if page.strip()]
+    assert len(pages) >= 4
+    assert all("DEMO DATA" in page for page in pages)
+    assert all(re.search(r"Page \d+ of \d+", page) for page in pages)
+
+
+def test_asset_without_liquidations_gets_an_honest_empty_section(demo_report):
+    quiet = section(demo_report.tree, "quiet")
+    assert not list(quiet.iter(f"{XHTML}img"))
+    assert "No liquidations were reported in the 168 covered hours of 168" in text_of(quiet)
+    entry = next(entry for entry in demo_report.summary["assets"] if entry["asset"] == "quiet")
+    assert entry["total_amount"] == 0 and entry["hours_covered"] == 168
+    assert entry["biggest_day"] is None and entry["long_share"] is None
+    assert not [chart for chart in demo_report.summary["charts"] if chart["asset"] == "quiet"]
+
+
+def test_summary_json_follows_the_delivery_contract(demo_report):
+    summary = demo_report.summary
+    assert set(summary) == {"period", "generated_at", "data_as_of", "demo", "source", "totals", "assets",
+                            "charts", "data_tests", "files"}
+    assert summary["period"] == {"label": "2025-W09", "start": "2025-02-24T00:00:00Z",
+                                 "end": "2025-03-03T00:00:00Z"}
+    assert summary["source"].endswith("/v2/data/liquidation.v1/token/{asset}")
+    assert [entry["asset"] for entry in summary["assets"]] == list(ASSETS)
+    assert set(summary["assets"][0]) == {
+        "asset", "total_amount", "total_trades", "long_amount", "short_amount", "long_share",
+        "change_vs_last_week", "change_vs_4w_avg", "biggest_day", "biggest_hour", "dominant_exchange",
+        "hours_covered", "hours_in_period"}
+    run_results = json.loads((demo_report.folder / "run_results.json").read_text())
+    passed = sum(test["status"] == "pass" for test in run_results["tests"])
+    assert summary["data_tests"]["passed"] == passed > 0
+    assert summary["files"]["html"] == "report.html" and summary["files"]["pdf"] == "report.pdf"
+    assert "data/daily.csv" in summary["files"]["data"]
+    for relative in [summary["files"]["html"], summary["files"]["pdf"], *summary["files"]["data"],
+                     *(chart["file"] for chart in summary["charts"])]:
+        assert (demo_report.folder / relative).is_file()
+    assert all(chart["title"] and chart["takeaway"] for chart in summary["charts"])
+
+
+def test_manifest_lists_every_artifact_with_its_sha256(demo_report):
+    manifest = json.loads((demo_report.folder / "manifest.json").read_text())
+    listed = {entry["file"]: entry for entry in manifest["files"]}
+    on_disk = {path.relative_to(demo_report.folder).as_posix() for path in demo_report.folder.rglob("*")
+               if path.is_file() and path.name != "manifest.json"}
+    assert set(listed) == on_disk
+    for name, entry in listed.items():
+        data = (demo_report.folder / name).read_bytes()
+        assert entry["bytes"] == len(data) and entry["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_failed_render_keeps_the_previous_report_whole(demo_report, monkeypatch):
+    before = (demo_report.folder / "manifest.json").read_bytes()
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("disk full while writing the manifest")
+
+    monkeypatch.setattr(report_module, "write_manifest", crash)
+    with pytest.raises(RuntimeError):
+        report_module.render_report(demo_report.settings, WEEK, log=lambda line: None)
+    assert (demo_report.folder / "manifest.json").read_bytes() == before
+    assert [path.name for path in demo_report.folder.parent.iterdir()] == ["2025-W09"]
+
+
+def test_rendering_a_period_the_warehouse_was_not_built_for_is_refused(demo_report):
+    refusal = r"built for 2025-02-24 00:00 to 2025-03-03 00:00 UTC, not 2025-W10"
+    with pytest.raises(RenderError, match=refusal):
+        report_module.render_report(demo_report.settings, iso_week("2025-W10"), log=lambda line: None)
+
+
+def test_pdf_without_weasyprint_asks_for_the_pdf_extra(demo_report, monkeypatch):
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # makes `import weasyprint` raise ImportError
+    with pytest.raises(RenderError, match=r"PDF output needs WeasyPrint: pip install 'liqreport\[pdf\]'"):
+        report_module.render_report(demo_report.settings, WEEK, pdf=True, log=lambda line: None)
+
+
+def test_hours_not_yet_fetched_are_missing_not_zero(tmp_path):
+    """A week rendered on Thursday 05:00: 77 hours covered, the rest missing and said so."""
+    now = datetime(2025, 2, 27, 5, tzinfo=UTC)
+    with running_simulator(seed=7, now=now) as simulator:
+        settings = Settings(output_dir=tmp_path, assets=("btc",), base_url=simulator.base_url,
+                            api_key=DEMO_API_KEY)
+        fetch_range(settings, pipeline.fetch_start(WEEK), WEEK.end, log=lambda line: None, now=now)
+    pipeline.build(settings, WEEK, run_tests=False, log=lambda line: None)
+    folder = pipeline.render(settings, WEEK, log=lambda line: None).parent
+    summary = json.loads((folder / "summary.json").read_text())
+    btc = summary["assets"][0]
+    expected = week_total(landed_hours(settings.landing_dir, "btc"), WEEK.start)
+    assert (btc["hours_covered"], btc["hours_in_period"]) == (77, 168)
+    assert btc["total_amount"] == pytest.approx(expected)
+    hourly = next(chart for chart in summary["charts"] if chart["file"] == "charts/btc_hourly.png")
+    assert "91 hours without data (hatched)" in hourly["takeaway"]
+    page = text_of(html5lib.parse((folder / "report.html").read_text()))
+    assert "77/168" in page and "no data (not zero)" in page
