@@ -75,8 +75,14 @@ def new_figure(height_in: float | None = None, rows: int = 1, sharex: bool = Fal
     return figure, axes
 
 
+def literal(text: str) -> str:
+    """Codes come from the API: a '$' in one must print as '$', not start matplotlib's math mode."""
+    return text.replace("$", r"\$")
+
+
 def _title(ax, title: str) -> None:
-    ax.set_title(title, fontsize=STYLE.font_size + 1.5, loc="left", color=STYLE.text, fontweight="bold")
+    ax.set_title(literal(title), fontsize=STYLE.font_size + 1.5, loc="left", color=STYLE.text,
+                 fontweight="bold")
 
 
 def _legend(figure: Figure, ax, handles=None, labels=None) -> None:
@@ -226,7 +232,7 @@ def exchange_share(rows: list[dict], asset: str) -> Figure:
             row["status"], f"{row['share'] * 100:.0f} %")
         ax.text(row["total_amount"] + peak * 0.01, position + 0.18, label, va="center",
                 fontsize=STYLE.font_size - 1.5, color=STYLE.text)
-    ax.set_yticks(positions, [exchange_name(row["exchange"]) for row in ordered])
+    ax.set_yticks(positions, [literal(exchange_name(row["exchange"])) for row in ordered])
     ax.set_xlim(0, peak * 1.3)
     ax.xaxis.set_major_formatter(USD_AXIS)
     ax.set_xlabel("USD liquidated (labels: share of this week)", fontsize=STYLE.font_size)
@@ -305,7 +311,7 @@ def cross_asset(rows: list[dict]) -> Figure:
     ax.barh(positions, longs, color=STYLE.long, label="Long", height=0.6)
     ax.barh(positions, [row["short_amount"] or 0 for row in ordered], left=longs, color=STYLE.short,
             label="Short", height=0.6)
-    ax.set_yticks(positions, [row["asset"].upper() for row in ordered])
+    ax.set_yticks(positions, [literal(row["asset"].upper()) for row in ordered])
     ax.xaxis.set_major_formatter(USD_AXIS)
     ax.set_xlabel("USD liquidated this week", fontsize=STYLE.font_size)
     ax.set_ylabel("Asset", fontsize=STYLE.font_size)

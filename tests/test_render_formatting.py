@@ -1,0 +1,37 @@
+"""People-facing number and time formats, and chart styling that must not drift."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from report.render.charts import STYLE
+from report.render.formatting import change, count, exchange_name, iso_z, share, usd, utc_day, utc_hour
+
+
+@pytest.mark.parametrize(("amount", "text"), [
+    (None, "n/a"), (0, "$0"), (950, "$950"), (4_520, "$4.5K"), (12_345_678, "$12.3M"), (912_000_000, "$912M"),
+    (999_960_000, "$1.0B"), (1_234_000_000, "$1.2B"), (-2_500_000, "-$2.5M"),
+])
+def test_usd_reads_like_a_quoted_liquidation_figure(amount, text):
+    assert usd(amount) == text
+
+
+def test_changes_shares_and_counts_for_people():
+    assert change(0.184) == "+18.4 %" and change(-0.05) == "-5.0 %" and change(None) == "n/a"
+    assert share(0.6) == "60.0 %" and share(None) == "n/a"
+    assert count(1234) == "1,234" and count(None) == "n/a"
+
+
+def test_times_are_utc_and_say_so():
+    assert utc_hour(datetime(2025, 2, 25, 14)) == "Tue 25 Feb 2025 14:00 UTC"
+    assert utc_day(date(2025, 2, 25)) == "Tue 25 Feb 2025"
+    assert iso_z(datetime(2025, 2, 25, 14)) == "2025-02-25T14:00:00Z"
+
+
+def test_exchange_codes_get_display_names_and_one_stable_colour():
+    assert exchange_name("binc") == "Binance (binc)" and exchange_name("zzzz") == "zzzz"
+    assert STYLE.exchange_color("binc") == STYLE.exchange_color("binc") != STYLE.exchange_color("bbit")
+    assert STYLE.exchange_color("zzzz") == STYLE.exchange_color("zzzz") in STYLE.fallback_colors
+    assert STYLE.long != STYLE.short
