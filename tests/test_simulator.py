@@ -229,8 +229,9 @@ def test_hourly_truth_is_the_row_served_at_1h(simulator):
 
 
 def test_volume_is_heavy_tailed_and_bursts_cluster_in_time(simulator):
-    amounts = [row["total_amount"] for row in fetch_rows(simulator, "btc", FEB_3, FEB_3 + timedelta(weeks=6))]
-    assert len(amounts) == 6 * 168
+    start = datetime(2025, 1, 13, tzinfo=UTC)
+    amounts = [row["total_amount"] for row in fetch_rows(simulator, "btc", start, start + timedelta(weeks=8))]
+    assert len(amounts) == 8 * 168
     top = sorted(amounts, reverse=True)[:len(amounts) // 100]
     assert sum(top) / sum(amounts) > 0.10
     mean = sum(amounts) / len(amounts)
@@ -238,6 +239,17 @@ def test_volume_is_heavy_tailed_and_bursts_cluster_in_time(simulator):
     covariance = sum(x * y for x, y in zip(deviations, deviations[1:], strict=False))
     lag1 = covariance / sum(x * x for x in deviations)
     assert lag1 > 0.3
+
+
+def test_assets_crash_together(simulator):
+    end = FEB_3 + timedelta(weeks=4)
+    btc = [math.log(r["total_amount"]) for r in fetch_rows(simulator, "btc", FEB_3, end)]
+    eth = [math.log(r["total_amount"]) for r in fetch_rows(simulator, "eth", FEB_3, end)]
+    mean_btc, mean_eth = sum(btc) / len(btc), sum(eth) / len(eth)
+    covariance = sum((x - mean_btc) * (y - mean_eth) for x, y in zip(btc, eth, strict=True))
+    spread_btc = math.sqrt(sum((x - mean_btc) ** 2 for x in btc))
+    spread_eth = math.sqrt(sum((y - mean_eth) ** 2 for y in eth))
+    assert covariance / (spread_btc * spread_eth) > 0.3
 
 
 def test_daily_volume_is_near_each_assets_scale(simulator):

@@ -41,7 +41,7 @@ HBDM_START_HOUR = int(datetime(2025, 6, 18, 12, tzinfo=UTC).timestamp()) // HOUR
 BODY_SIGMA = 1.1
 TAIL_SHARE = 0.04
 TAIL_SCALE = 10.0
-TAIL_ALPHA = 1.6
+TAIL_ALPHA = 1.8
 MEAN_EVENT_OVER_MEDIAN = (1 - TAIL_SHARE) * np.exp(BODY_SIGMA**2 / 2) + TAIL_SHARE * TAIL_SCALE * (
     TAIL_ALPHA / (TAIL_ALPHA - 1))
 # The intensity multiplier (volatility, cascades, daily and weekly cycle), measured over many
@@ -50,6 +50,7 @@ MEAN_INTENSITY_FACTOR = 1.2
 
 # GARCH(1,1) on hourly returns in units of the long-run hourly volatility.
 GARCH_OMEGA, GARCH_ALPHA, GARCH_BETA = 0.03, 0.12, 0.85
+MARKET_SHARE = 0.7  # share of an asset's shock variance that is market-wide
 REVISED_HOUR_SHARE = 0.05
 
 
@@ -109,43 +110,49 @@ def activity_cycle(hours: np.ndarray) -> np.ndarray:
     return daily * weekly
 
 
-def _volatility_path(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Hourly variance (long-run mean 1) and standardized shocks z (the sign is the price move)."""
-    shocks = rng.standard_t(4, WEEK_HOURS) / np.sqrt(2.0)
-    variance = np.empty(WEEK_HOURS)
-    level = float(rng.lognormal(0.0, 0.6))
-    for hour in range(WEEK_HOURS):
-        variance[hour] = level
-        level = min(GARCH_OMEGA + GARCH_ALPHA * level * shocks[hour] ** 2 + GARCH_BETA * level, 30.0)
-    return variance, shocks
+def _driver_draws(seed: int, asset: str, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The week's random drivers: standardized price shocks (mostly market-wide, so assets crash together),
+    uniform draws that trigger cascades (market-wide) and cascade sizes (per asset)."""
+    market = np.random.default_rng(stable_hash(seed, "market", index))
+    own = np.random.default_rng(stable_hash(seed, asset, index, "drivers"))
+    market_shocks = market.standard_t(4, WEEK_HOURS) / np.sqrt(2.0)
+    cascade_draws = market.random(WEEK_HOURS)
+    own_shocks = own.standard_t(4, WEEK_HOURS) / np.sqrt(2.0)
+    cascade_sizes = np.minimum((own.pareto(1.3, WEEK_HOURS) + 1.0) * 8.0, 60.0)  # 60x: a 10/10-size crash
+    shocks = np.sqrt(MARKET_SHARE) * market_shocks + np.sqrt(1 - MARKET_SHARE) * own_shocks
+    return shocks, cascade_draws, cascade_sizes
 
 
-def _cascades(rng: np.random.Generator, variance: np.ndarray, shocks: np.ndarray):
-    """Liquidation cascades: rare, likelier when volatile, decaying over a few hours, and one-sided.
+def _run_drivers(draws, state: tuple[float, float, float, float]):
+    """Hour by hour: GARCH variance (long-run mean 1), cascades and price momentum.
 
-    Returns the extra intensity (relative to the normal one) and the share of it that hits longs:
-    a cascade started by a drop liquidates longs, one started by a jump liquidates shorts.
+    Cascades are rare, likelier when volatile, decay over a few hours and are one-sided: one started by a
+    drop liquidates longs, one started by a jump shorts. Returns the paths and the state after the week.
     """
-    jumps = rng.random(WEEK_HOURS) < np.minimum(0.004 * variance, 0.2)
-    sizes = (rng.pareto(1.5, WEEK_HOURS) + 1.0) * 3.0
-    level, long_share = 0.0, 0.5
-    levels, long_shares = np.empty(WEEK_HOURS), np.empty(WEEK_HOURS)
+    shocks, cascade_draws, cascade_sizes = draws
+    variance, cascade, cascade_long_share, momentum = state
+    paths = np.empty((4, WEEK_HOURS))
     for hour in range(WEEK_HOURS):
-        level *= 0.55
-        if jumps[hour]:
-            level += sizes[hour]
-            long_share = 0.92 if shocks[hour] < 0 else 0.08
-        levels[hour], long_shares[hour] = level, long_share
-    return levels, long_shares
+        cascade *= 0.6
+        if cascade_draws[hour] < min(0.005 * variance, 0.2):
+            cascade += cascade_sizes[hour]
+            cascade_long_share = 0.92 if shocks[hour] < 0 else 0.08
+        momentum = 0.6 * momentum + shocks[hour]
+        paths[:, hour] = variance, cascade, cascade_long_share, momentum
+        variance = min(GARCH_OMEGA + GARCH_ALPHA * variance * shocks[hour] ** 2 + GARCH_BETA * variance, 12.0)
+    return paths, (variance, cascade, cascade_long_share, momentum)
 
 
-def _momentum(shocks: np.ndarray) -> np.ndarray:
-    """The price move over the last few hours: liquidations follow the trend, not one hour's noise."""
-    momentum, level = np.empty(WEEK_HOURS), 0.0
-    for hour in range(WEEK_HOURS):
-        level = 0.6 * level + shocks[hour]
-        momentum[hour] = level
-    return momentum
+@lru_cache(maxsize=4096)
+def _end_state(seed: int, asset: str, index: int) -> tuple[float, float, float, float]:
+    """The drivers' state after a week, run from a fresh random start.
+
+    GARCH forgets where it started within a week (0.97^168 < 1 %), so this continues the previous week
+    smoothly into the next without chaining every week back to the beginning of time.
+    """
+    fresh = np.random.default_rng(stable_hash(seed, asset, index, "fresh-start"))
+    start = (float(fresh.lognormal(0.0, 0.6)), 0.0, 0.5, 0.0)
+    return _run_drivers(_driver_draws(seed, asset, index), start)[1]
 
 
 def _listed(seed: int, exchanges: tuple[str, ...], index: int) -> np.ndarray:
@@ -169,12 +176,14 @@ def base_week(seed: int, asset: str, index: int) -> tuple[np.ndarray, np.ndarray
     daily_usd, median_usd = asset_scale(asset)
     hours = week_start_hour(index) + np.arange(WEEK_HOURS)
 
-    variance, shocks = _volatility_path(rng)
+    draws = _driver_draws(seed, asset, index)
+    (variance, cascade_level, cascade_long_share, momentum), _ = _run_drivers(
+        draws, _end_state(seed, asset, index - 1))
+    shocks = draws[0]
     hourly_events = daily_usd / 24 / (median_usd * MEAN_EVENT_OVER_MEDIAN) / MEAN_INTENSITY_FACTOR
     normal = hourly_events * activity_cycle(hours) * variance**0.8 * (1 + 0.6 * np.abs(shocks))
-    cascade_level, cascade_long_share = _cascades(rng, variance, shocks)
     # A falling price liquidates longs; a rising one shorts.
-    trend_long_share = 0.12 + 0.76 / (1 + np.exp(1.4 * _momentum(shocks)))
+    trend_long_share = 0.12 + 0.76 / (1 + np.exp(1.4 * momentum))
     cascade = normal * cascade_level
     intensity = normal + cascade
     long_share = (normal * trend_long_share + cascade * cascade_long_share) / intensity
