@@ -314,7 +314,7 @@ def test_hbdm_is_absent_before_it_starts():
 def test_krkn_disappears_some_weeks_and_returns_mid_week():
     start = datetime(2025, 1, 13, tzinfo=UTC)
     with running_simulator(now=datetime(2025, 11, 1, tzinfo=UTC)) as sim:
-        rows = fetch_rows(sim, "btc", start, start + timedelta(weeks=30))
+        rows = fetch_rows(sim, "btc", start, start + timedelta(weeks=30), interval="4h")
     weeks: dict[int, list[datetime]] = {}
     for row in rows:
         moment = parse_time(row["interval_time"])
@@ -512,11 +512,15 @@ def test_latency_applies_to_every_request():
         assert time.perf_counter() - started >= 0.2
 
 
-def test_keep_alive_connections_are_closed_on_exit():
-    with running_simulator() as sim, requests.Session() as session:
-        for _ in range(3):
-            assert session.get(f"{sim.base_url}{btc_week_target()}", headers=HEADERS, timeout=10).ok
-    # Leaving the block with the session's connection still open must not hang or warn.
+def test_leaving_the_block_closes_idle_keep_alive_connections_promptly():
+    with requests.Session() as session:
+        with running_simulator() as sim:
+            for _ in range(3):
+                assert session.get(f"{sim.base_url}{btc_week_target()}", headers=HEADERS, timeout=10).ok
+            assert sim.open_connections == 1  # kept alive, idle
+            started = time.perf_counter()
+        assert time.perf_counter() - started < 2
+        assert sim.open_connections == 0
 
 
 # --- liqreport simulate ------------------------------------------------------------------------------

@@ -87,6 +87,11 @@ class SimulatorServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     @property
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._connections)
+
+    @property
     def request_count(self) -> int:
         with self._lock:
             return len(self.request_log)
