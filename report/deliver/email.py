@@ -165,6 +165,17 @@ def period_dates(period: dict) -> str:
     return f"{start:%d %b %Y %H:%M} – {end:%d %b %Y %H:%M} UTC"
 
 
+def readable_time(stamp: str | None) -> str:
+    """'2025-03-03T06:00:00Z' → '03 Mar 2025 06:00 UTC'; anything unparsable is shown as given."""
+    if not stamp:
+        return "n/a"
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    return f"{moment.astimezone(UTC):%d %b %Y %H:%M} UTC"
+
+
 def exchange_name(code: str | None) -> str:
     if not code:
         return "n/a"
@@ -205,7 +216,7 @@ def template_context(summary: dict, charts: list[dict], report_link: str) -> dic
         "assets": assets,
         "charts": images,
         "data_tests": summary.get("data_tests") or {"passed": 0, "warned": 0, "failed": 0},
-        "data_as_of": summary.get("data_as_of") or "n/a",
+        "data_as_of": readable_time(summary.get("data_as_of")),
         "report_link": report_link,
         "report_link_is_web": report_link.startswith(("http://", "https://")),
     }

@@ -85,9 +85,15 @@ def index_entry(folder: Path) -> dict:
         "demo": bool(summary.get("demo")),
         "html": files.get("html") or "report.html",
         "pdf": pdf if pdf and (folder / pdf).is_file() else None,
-        "data": [name for name in files.get("data") or [] if (folder / name).is_file()],
+        "data": [{"path": name, "stem": Path(name).stem, "format": data_format(name)}
+                 for name in files.get("data") or [] if (folder / name).is_file()],
         "data_tests": summary.get("data_tests") or {},
     }
+
+
+def data_format(name: str) -> str:
+    suffix = Path(name).suffix.lstrip(".")
+    return {"csv": "CSV", "parquet": "Parquet"}.get(suffix, suffix.upper())
 
 
 def last_day(period: dict) -> str:
