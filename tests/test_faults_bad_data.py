@@ -2,7 +2,7 @@
 
 - numbers sent as numeric strings ("703", "4493384.57"): accepted, cast; the facts equal those from numbers.
 - a non-numeric string where a number belongs: refused — the build stops with a ModelError naming
-  stg_liquidations and DuckDB's conversion message (guessing a value would invent data).
+  stg_liquidation_rows, the page file and the value (guessing a value would invent data).
 - `exchanges: null`: the totals are kept; the hour has no per-exchange rows; the warn-level test
   assert_exchanges_sum_to_totals reports it (the report shows the reconciliation gap), the build succeeds.
 - a negative amount: error — assert_measures_non_negative fails, DataQualityError with the row, the CLI
@@ -102,8 +102,9 @@ def test_numeric_strings_are_cast_and_give_the_same_facts(tmp_path, clean):
 def test_non_numeric_string_is_refused_with_the_model_named(tmp_path, clean):
     rows, _ = clean
     land(tmp_path / "landing", rows, first_hour(rows, lambda row: row.update(total_amount="n/a")))
-    with pytest.raises(ModelError, match=r"model stg_liquidations \(sql/staging/stg_liquidations\.sql\) "
-                                         r"failed: .*n/a"):
+    message = (r"model stg_liquidation_rows \(sql/staging/stg_liquidation_rows\.sql\) failed: "
+               r".*page-00001\.json.*n/a")
+    with pytest.raises(ModelError, match=message):
         run(tmp_path, tmp_path / "landing")
 
 

@@ -17,6 +17,7 @@ from report.models.console import progress_line
 
 SEVERITIES = ("error", "warn")
 SHOWN_ROWS = 5
+COUNT_COLUMN = "__failing_rows"
 
 
 @dataclass
@@ -40,12 +41,15 @@ def discover_tests(sql_dir: Path, renderer) -> list[DataTest]:
 
 def failing_rows(connection: duckdb.DuckDBPyConnection, test: DataTest) -> tuple[int, list[dict]]:
     try:
-        count = connection.execute(f"select count(*) from (\n{test.sql}\n)").fetchone()[0]
-        cursor = connection.execute(f"select * from (\n{test.sql}\n) limit {SHOWN_ROWS}")
+        # one pass: the window count sees every failing row before the limit keeps the first few
+        cursor = connection.execute(
+            f"select *, count(*) over () as {COUNT_COLUMN} from (\n{test.sql}\n) limit {SHOWN_ROWS}")
         columns = [column[0] for column in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        fetched = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     except duckdb.Error as exc:
         raise ModelError(f"data test {test.name} ({test.path}) failed to run: {exc}") from None
+    count = fetched[0].pop(COUNT_COLUMN) if fetched else 0
+    rows = [{k: v for k, v in row.items() if k != COUNT_COLUMN} for row in fetched]
     return count, rows
 
 

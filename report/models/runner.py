@@ -205,6 +205,12 @@ def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Pa
     return None
 
 
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(str(path), read_only=read_only)
+    connection.execute("set enable_progress_bar = false")  # progress goes through log, not stdout
+    return connection
+
+
 def remove_quietly(*paths: Path) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
@@ -244,7 +250,7 @@ def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None
     results_path = warehouse.parent / "run_results.json"
     log(f"Running {len(order)} models and {len(tests)} data tests from {sql_dir} into {warehouse}")
     try:
-        with duckdb.connect(str(building)) as connection:
+        with connect(building) as connection:
             build_models(connection, models, order, sql_dir, results, log)
             datatests.run_tests(connection, tests, results, log)
             connection.execute("checkpoint")
@@ -294,7 +300,7 @@ def test(warehouse: Path, sql_dir: Path, variables: dict, *, log: Log = print) -
     results = RunResults(command="test")
     log(f"Running {len(tests)} data tests against {warehouse}")
     try:
-        with duckdb.connect(str(warehouse), read_only=True) as connection:
+        with connect(warehouse, read_only=True) as connection:
             datatests.run_tests(connection, tests, results, log)
     finally:
         results.elapsed_s = time.perf_counter() - started

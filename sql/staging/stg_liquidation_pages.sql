@@ -1,10 +1,11 @@
--- one row per landed page of a complete fetch (pages of a folder without a manifest are ignored);
--- `data` keeps the page's rows, typed loosely (varchar) so numeric strings and any timestamp unit load.
+-- one row per landed page of a complete fetch (pages of a folder without a manifest are ignored).
+-- Reading it parses the JSON: stg_liquidation_rows is the one model that does, everything else reads that.
+-- Numbers are typed here: the JSON reader casts numeric strings ("703") and refuses non-numeric ones.
 {%- set landing = var('landing_path') | replace("'", "''") %}
 {%- set page_glob = landing ~ '/liquidation_token/*/*/*/*/page-*.json' %}
-{%- set measures = 'total_trades varchar, total_amount varchar, long_trades varchar, long_amount varchar, '
-                   ~ 'short_trades varchar, short_amount varchar' %}
-{%- set row_type = 'struct(interval_time varchar, interval_timestamp varchar, ' ~ measures
+{%- set measures = 'total_trades bigint, total_amount double, long_trades bigint, long_amount double, '
+                   ~ 'short_trades bigint, short_amount double' %}
+{%- set row_type = 'struct(interval_time varchar, interval_timestamp bigint, ' ~ measures
                    ~ ', exchanges struct(exchange varchar, ' ~ measures ~ ')[])' %}
 
 with windows as (select * from {{ ref('stg_landing_windows') }}),

@@ -17,13 +17,13 @@ final as (
         asset,
         "interval",
         interval_start,
-        by_exchange.exchange as exchange,
-        cast(by_exchange.total_trades as bigint) as total_trades,
-        cast(by_exchange.total_amount as double) as total_amount,
-        cast(by_exchange.long_trades as bigint) as long_trades,
-        cast(by_exchange.long_amount as double) as long_amount,
-        cast(by_exchange.short_trades as bigint) as short_trades,
-        cast(by_exchange.short_amount as double) as short_amount,
+        by_exchange.exchange,
+        by_exchange.total_trades,
+        by_exchange.total_amount,
+        by_exchange.long_trades,
+        by_exchange.long_amount,
+        by_exchange.short_trades,
+        by_exchange.short_amount,
         fetch_id
     from unnested
 )

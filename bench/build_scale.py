@@ -1,0 +1,145 @@
+"""How long `build` takes at scale: 20 assets × 1 year of hourly data, landed directly in the landing layout.
+
+    python -m bench.build_scale                  20 assets × 52 weeks (landed once into bench/results/)
+    python -m bench.build_scale --assets 3 --weeks 4
+
+The pages are written as the fetcher lands them: one window per asset × ISO week, one fetch folder each,
+pages of up to --page-rows rows (a week has 168 hourly rows, so with the default 1000 one page a window),
+then `_manifest.json`. The build runs in a child process so its wall time and peak RSS are its own
+(resource.getrusage(RUSAGE_CHILDREN) after it exits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+EXCHANGES = ("bbit", "bfnx", "binc", "cbse", "drbt", "hbdm", "krkn", "okex")
+FIRST_WEEK = datetime(2024, 11, 25, tzinfo=UTC)
+WORK_DIR = Path(__file__).resolve().parent / "results" / "build_scale"
+
+CHILD = """
+import json, sys
+from pathlib import Path
+from report.models.runner import build
+from report.settings import SQL_DIR
+output, variables = Path(sys.argv[1]), json.loads(sys.argv[2])
+build(output / "warehouse.duckdb", SQL_DIR, variables, log=lambda line: None)
+"""
+
+
+def iso_z(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hourly_row(rng: random.Random, hour: datetime, exchanges: tuple[str, ...]) -> dict | None:
+    by_exchange = []
+    for code in exchanges:
+        long_trades, short_trades = rng.randint(0, 30), rng.randint(0, 30)
+        if long_trades + short_trades == 0:
+            continue
+        long_amount = long_trades * rng.uniform(500, 20_000)
+        short_amount = short_trades * rng.uniform(500, 20_000)
+        by_exchange.append({"exchange": code, "total_trades": long_trades + short_trades,
+                            "total_amount": long_amount + short_amount, "long_trades": long_trades,
+                            "long_amount": long_amount, "short_trades": short_trades,
+                            "short_amount": short_amount})
+    if not by_exchange:
+        return None
+    totals = {key: sum(e[key] for e in by_exchange) for key in
+              ("total_trades", "total_amount", "long_trades", "long_amount", "short_trades", "short_amount")}
+    return {"interval_time": iso_z(hour), "interval_timestamp": int(hour.timestamp()) * 1_000_000_000,
+            **totals, "exchanges": by_exchange}
+
+
+def land_window(landing: Path, asset: str, monday: datetime, page_rows: int, rng: random.Random) -> int:
+    fetch_id = "20260101T000000000000Z"
+    folder = (landing / "liquidation_token" / f"asset={asset}" / "interval=1h"
+              / f"window={monday:%Y-%m-%d}" / f"fetch={fetch_id}")
+    if (folder / "_manifest.json").exists():
+        return 0
+    folder.mkdir(parents=True, exist_ok=True)
+    exchanges = tuple(e for e in EXCHANGES if rng.random() < 0.7) or EXCHANGES[:1]
+    rows = [row for hour in range(168)
+            if (row := hourly_row(rng, monday + timedelta(hours=hour), exchanges)) is not None]
+    pages = []
+    chunks = [rows[i:i + page_rows] for i in range(0, len(rows), page_rows)] or [[]]
+    for number, chunk in enumerate(chunks, start=1):
+        envelope = {"query": {"token": asset, "interval": "1h", "page_size": page_rows, "sort": "asc"},
+                    "answer_time": "2026-01-01T00:00:00.000Z", "answer_timestamp": 1767225600000,
+                    "access": {}, "data": chunk}
+        if number < len(chunks):
+            envelope["continuation_token"] = f"t{number}"
+            envelope["next_url"] = f"http://127.0.0.1/v2/data/liquidation.v1/token/{asset}?continuation_token=t"
+        body = json.dumps(envelope).encode()
+        name = f"page-{number:05d}.json"
+        (folder / name).write_bytes(body)
+        pages.append({"file": name, "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body),
+                      "rows": len(chunk), "answer_time": envelope["answer_time"]})
+    end = monday + timedelta(days=7)
+    manifest = {"manifest_version": 1, "source": "simulator", "endpoint": "liquidation.v1/token",
+                "asset": asset, "interval": "1h", "window": f"{monday:%Y-%m-%d}", "fetch_id": fetch_id,
+                "start_time": iso_z(monday), "end_time": iso_z(end), "fetched_at": "2026-01-01T00:00:00Z",
+                "completed_at": "2026-01-01T00:00:00Z", "answer_time": "2026-01-01T00:00:00.000Z",
+                "page_count": len(pages), "row_count": len(rows), "pages": pages}
+    (folder / "_manifest.json").write_text(json.dumps(manifest))
+    return len(rows)
+
+
+def land(landing: Path, assets: int, weeks: int, page_rows: int) -> None:
+    for index in range(assets):
+        asset = f"a{index:02d}"
+        for week in range(weeks):
+            monday = FIRST_WEEK + timedelta(weeks=week)
+            land_window(landing, asset, monday, page_rows, random.Random(f"{asset}-{week}"))
+
+
+def timed_build(output: Path, variables: dict) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of one build in a child process."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", CHILD, str(output), json.dumps(variables)], check=True)
+    seconds = time.perf_counter() - started
+    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.build_scale", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--assets", type=int, default=20)
+    parser.add_argument("--weeks", type=int, default=52)
+    parser.add_argument("--page-rows", type=int, default=1000)
+    parser.add_argument("--work-dir", type=Path, default=WORK_DIR)
+    args = parser.parse_args(argv)
+
+    output = args.work_dir / f"{args.assets}x{args.weeks}w"
+    landing = output / "landing"
+    started = time.perf_counter()
+    land(landing, args.assets, args.weeks, args.page_rows)
+    landed_s = time.perf_counter() - started
+    files = sum(1 for _ in landing.rglob("page-*.json"))
+    megabytes = sum(path.stat().st_size for path in landing.rglob("page-*.json")) / 2**20
+    last_monday = FIRST_WEEK + timedelta(weeks=args.weeks - 1)
+    variables = {"landing_path": landing.resolve().as_posix(),
+                 "report_start": f"{last_monday:%Y-%m-%d} 00:00:00",
+                 "report_end": f"{last_monday + timedelta(days=7):%Y-%m-%d} 00:00:00"}
+    seconds, peak_mb = timed_build(output, variables)
+    results = json.loads((output / "run_results.json").read_text())
+    slowest = sorted(results["models"] + results["tests"], key=lambda item: -item["elapsed_s"])[:5]
+    print(f"landed {args.assets} assets × {args.weeks} weeks: {files} pages, {megabytes:.0f} MB "
+          f"(prepared in {landed_s:.1f}s)")
+    print(f"build: {seconds:.2f} s wall, peak RSS {peak_mb:.0f} MB "
+          f"({len(results['models'])} models, {len(results['tests'])} data tests)")
+    print("slowest: " + ", ".join(f"{item['name']} {item['elapsed_s']:.2f}s" for item in slowest))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

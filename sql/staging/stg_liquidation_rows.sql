@@ -1,0 +1,65 @@
+-- one row per data row of every landed page of a complete fetch (older fetches included), typed and with
+-- interval_start normalised. Materialized: the one read of the landed JSON; later models read this table.
+{{ config(materialized='table') }}
+
+with pages as (select * from {{ ref('stg_liquidation_pages') }}),
+
+landed_rows as (
+    select
+        asset,
+        "interval",
+        "window",
+        fetch_id,
+        page_file,
+        answer_time,
+        is_current_fetch,
+        unnest(data) as landed
+    from pages
+),
+
+-- Kaiko's docs say milliseconds, the liquidation payloads carry nanoseconds, other endpoints seconds:
+-- the magnitude tells them apart for any date between 1973 and 5138.
+with_unit as (
+    select
+        *,
+        case
+            when abs(landed.interval_timestamp) >= 100000000000000000 then 'ns'
+            when abs(landed.interval_timestamp) >= 100000000000000 then 'us'
+            when abs(landed.interval_timestamp) >= 100000000000 then 'ms'
+            when landed.interval_timestamp is not null then 's'
+        end as timestamp_unit
+    from landed_rows
+),
+
+final as (
+    select
+        asset,
+        "interval",
+        coalesce(
+            make_timestamp(case timestamp_unit
+                when 'ns' then landed.interval_timestamp // 1000
+                when 'us' then landed.interval_timestamp
+                when 'ms' then landed.interval_timestamp * 1000
+                when 's' then landed.interval_timestamp * 1000000
+            end),
+            cast(landed.interval_time as timestamp)
+        ) as interval_start,
+        cast(landed.interval_time as timestamp) as interval_time,
+        landed.interval_timestamp,
+        timestamp_unit,
+        landed.total_trades,
+        landed.total_amount,
+        landed.long_trades,
+        landed.long_amount,
+        landed.short_trades,
+        landed.short_amount,
+        landed.exchanges,
+        "window",
+        fetch_id,
+        page_file,
+        answer_time,
+        is_current_fetch
+    from with_unit
+)
+
+select * from final
