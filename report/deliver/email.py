@@ -270,6 +270,10 @@ def send_message(message: EmailMessage, smtp: SmtpSettings, *, log: Log = print)
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(redact(f"{server} answered {exc.smtp_code} {decode(exc.smtp_error)}: "
                                    "check the SMTP settings or try again later.", smtp)) from None
+    except ssl.SSLCertVerificationError as exc:
+        raise DeliveryError(redact(f"the certificate of {server} is not trusted ({exc.verify_message}, "
+                                   "certificate verify failed): check that SMTP_HOST is the name on the "
+                                   "server's certificate.", smtp)) from None
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(redact(f"could not send through {server} ({type(exc).__name__}: {exc}): "
                                    "check SMTP_HOST, SMTP_PORT and SMTP_SECURITY.", smtp)) from None
