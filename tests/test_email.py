@@ -327,6 +327,24 @@ def test_email_attaches_the_pdf_when_asked(tmp_path, report_dir):
     assert attachments[0].get_content() == (report_dir / "report.pdf").read_bytes()
 
 
+def test_email_without_a_pdf_to_attach_says_so_and_sends_the_rest(tmp_path):
+    report = write_report_folder(tmp_path / "reports", pdf=False)
+    lines = []
+    path = deliver(settings_for(tmp_path, 1), report, attach_pdf=True, log=lines.append)
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert any("render with --pdf" in line for line in lines)
+
+
+def test_email_cli_without_recipients_exits_non_zero(tmp_path, monkeypatch, capsys):
+    write_report_folder(tmp_path / "output" / "reports")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KAIKO_API_KEY", raising=False)
+    assert cli.main(["email", "--week", LABEL, "--output-dir", "output"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "Error: no email recipients: pass --to risk@example.com or set email_to in liqreport.toml.")
+
+
 def test_email_without_recipients_says_how_to_fix(tmp_path, report_dir):
     with pytest.raises(DeliveryError, match="--to .*email_to in liqreport.toml"):
         deliver(settings_for(tmp_path, 1, to=()), report_dir, log=lambda line: None)

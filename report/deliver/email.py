@@ -52,11 +52,11 @@ def deliver(settings: Settings, report_dir: Path, *, send: bool = False, attach_
     summary = load_summary(report_dir)
     pdf = None
     if attach_pdf:
-        pdf_file = report_dir / (summary.get("files", {}).get("pdf") or "report.pdf")
-        if pdf_file.is_file():
-            pdf = artifact_path(report_dir, pdf_file.name).read_bytes()
+        pdf_name = (summary.get("files") or {}).get("pdf") or "report.pdf"
+        if (report_dir / pdf_name).is_file():
+            pdf = artifact_path(report_dir, pdf_name).read_bytes()
         else:
-            log(f"No {pdf_file.name} to attach: render with --pdf to include it.")
+            log(f"No {pdf_name} to attach: render with --pdf to include it.")
     message = build_message(summary, report_dir, sender=sender_address(settings.smtp, required=send),
                             recipients=settings.email_to, report_link=full_report_link(settings, report_dir),
                             pdf=pdf)
