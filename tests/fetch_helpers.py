@@ -28,8 +28,9 @@ def utc(*args) -> datetime:
 
 
 def sim_settings(sim, tmp_path: Path, **changes) -> Settings:
-    values = {"api_key": SECRET_KEY, "base_url": sim.base_url, "assets": ("btc",), "output_dir": tmp_path,
-              "max_requests_per_second": 500.0, "timeout_s": 5.0, "max_attempts": 4}
+    """Settings aimed at `sim` (or at changes["base_url"] when sim is None), fast and strict for tests."""
+    values = {"api_key": SECRET_KEY, "base_url": sim and sim.base_url, "assets": ("btc",),
+              "output_dir": tmp_path, "max_requests_per_second": 500.0, "timeout_s": 5.0, "max_attempts": 4}
     values.update(changes)
     return Settings(**values)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import time
 
 import pytest
@@ -165,3 +166,17 @@ def test_a_failed_refresh_keeps_the_complete_windows_already_landed(tmp_path):
         assert all(p.read_bytes() == data for p, data in snapshot.items())
         assert len(complete_fetch_dirs(settings.landing_dir)) == 6
         assert_complete_and_exact(sim, settings, assets=("btc", "eth"))
+
+
+def test_unreachable_api_root_fails_fast_instead_of_retrying_every_window(tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = sim_settings(None, tmp_path, base_url=f"http://127.0.0.1:{port}", assets=("btc", "eth", "sol"),
+                            concurrency=1, max_attempts=3)
+    with build_session(settings, backoff_factor=0.01) as session, pytest.raises(FetchError) as raised:
+        fetch(settings, session)
+    assert str(raised.value).startswith(
+        f"6 of 6 windows failed; first: GET http://127.0.0.1:{port}/v2/data/liquidation.v1/token/btc "
+        "(window 2025-02-03) failed after 3 attempts: could not connect")
+    assert len(fetch_dirs(settings.landing_dir)) <= 2  # the rest were cancelled before they started

@@ -115,6 +115,12 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def adapter_attempts(session: requests.Session, url: str) -> int:
+    """How many attempts the session's adapter makes before it gives up on a network error."""
+    total = getattr(session.get_adapter(url).max_retries, "total", 0)
+    return total + 1 if isinstance(total, int) and not isinstance(total, bool) else 1
+
+
 def same_origin(url: str, root: str) -> bool:
     def origin(parts):
         return parts.scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme)
@@ -147,6 +153,10 @@ class MalformedPage(FetchError):
         self.number, self.raw, self.reason = number, raw, reason
 
 
+class ApiUnreachable(FetchError):
+    """Every attempt to connect failed: the other windows would only wait out the same retries."""
+
+
 class KaikoClient:
     def __init__(self, settings: Settings, session: requests.Session, limiter: TokenBucket | None = None,
                  sort: str = "asc"):
@@ -172,7 +182,7 @@ class KaikoClient:
 
     def redact(self, text: str) -> str:
         key = self.settings.api_key
-        return text.replace(key, "***") if key else text
+        return text.replace(key, "***") if key and len(key) >= 4 else text
 
 
 class PageChain:
@@ -234,10 +244,14 @@ class PageChain:
                                                    timeout=self.client.timeout, stream=True)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 exhausted = isinstance(exc.args[0] if exc.args else None, MaxRetryError)
-                attempts += budget if exhausted else 1
-                self.requests += budget if exhausted else 1
-                self.retries += budget - 1 if exhausted else 0
-                raise self._exhausted(url, attempts, network_problem(exc, self.client.timeout)) from None
+                tries = adapter_attempts(self.client.session, url) if exhausted else 1
+                attempts += tries
+                self.requests += tries
+                self.retries += tries - 1
+                error = self._exhausted(url, attempts, network_problem(exc, self.client.timeout))
+                if isinstance(exc, requests.ConnectTimeout) or isinstance(_reason(exc), NewConnectionError):
+                    raise ApiUnreachable(str(error)) from None
+                raise error from None
             with response:
                 history = len(response.raw.retries.history) if getattr(response.raw, "retries", None) else 0
                 attempts += 1 + history

@@ -20,7 +20,14 @@ from urllib.parse import urlsplit
 import requests
 
 from report.errors import ConfigError, FetchError
-from report.fetch.client import KaikoClient, MalformedPage, PageChain, build_session, public_url
+from report.fetch.client import (
+    ApiUnreachable,
+    KaikoClient,
+    MalformedPage,
+    PageChain,
+    build_session,
+    public_url,
+)
 from report.fetch.landing import LandingWindow, page_problem
 from report.fetch.ratelimit import TokenBucket
 from report.fetch.windows import FetchWindow, as_utc, is_landed_and_settled, plan_windows
@@ -116,12 +123,21 @@ def source_of(settings: Settings) -> str:
 
 def run_windows(client: KaikoClient, landing_dir: Path, pending: list[FetchWindow], summary: FetchSummary,
                 source: str, log: Log) -> list[str]:
+    """Fetch the windows on a thread pool; returns one message per failed window, in order of failure.
+
+    When the API root cannot be reached at all before any window landed, the windows not yet started
+    are cancelled rather than each waiting out its own retries.
+    """
     stop = threading.Event()
     failures: list[str] = []
     pool = ThreadPoolExecutor(max_workers=client.settings.concurrency, thread_name_prefix="fetch")
     try:
-        futures = [pool.submit(fetch_window, client, landing_dir, window, source, stop) for window in pending]
+        futures = {pool.submit(fetch_window, client, landing_dir, window, source, stop): window
+                   for window in pending}
         for done, future in enumerate(as_completed(futures), start=1):
+            if future.cancelled():
+                failures.append(f"{futures[future].asset} window {futures[future].label} was not attempted.")
+                continue
             result = future.result()
             summary.requests += result.requests
             summary.retries += result.retries
@@ -129,6 +145,10 @@ def run_windows(client: KaikoClient, landing_dir: Path, pending: list[FetchWindo
             if result.error is not None:
                 failures.append(str(result.error))
                 log(f"[fetch] {window.asset} {window.describe()}: FAILED {progress}: {result.error}")
+                if isinstance(result.error, ApiUnreachable) and summary.windows_fetched == 0:
+                    stop.set()
+                    for other in futures:
+                        other.cancel()
                 continue
             summary.windows_fetched += 1
             summary.pages += result.pages
@@ -146,6 +166,9 @@ def run_windows(client: KaikoClient, landing_dir: Path, pending: list[FetchWindo
 def fetch_window(client: KaikoClient, landing_dir: Path, window: FetchWindow, source: str,
                  stop: threading.Event) -> WindowResult:
     """Land one window: its pages in order, then the manifest. Errors come back in the result."""
+    if stop.is_set():
+        not_attempted = FetchError(f"{window.asset} window {window.label} was not attempted.")
+        return WindowResult(window, 0, 0, 0, 0, not_attempted)
     landing = LandingWindow(landing_dir, window)
     landing.remove_incomplete()
     folder = landing.begin()
@@ -158,7 +181,7 @@ def fetch_window(client: KaikoClient, landing_dir: Path, window: FetchWindow, so
         return WindowResult(window, chain.pages_read, 0, chain.requests, chain.retries, exc)
     except Interrupted:
         return WindowResult(window, chain.pages_read, 0, chain.requests, chain.retries,
-                            FetchError(f"{window.asset} window {window.label} was interrupted."))
+                            FetchError(f"{window.asset} window {window.label} was stopped before its end."))
     return WindowResult(window, manifest["page_count"], manifest["row_count"], chain.requests, chain.retries)
 
 
