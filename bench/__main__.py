@@ -37,7 +37,7 @@ def machine() -> dict:
                 if line.startswith("model name")), platform.processor())
     return {"nproc": os.cpu_count(), "cpu": cpu, "memory_gb": round(memory_kb / 2**20, 1),
             "python": platform.python_version(), "duckdb": duckdb.__version__, "pandas": pandas.__version__,
-            "os": platform.platform()}
+            "os": platform.platform(), "load_average": os.getloadavg()}
 
 
 def _number(value, unit: str) -> str:
@@ -71,7 +71,9 @@ def table(rows: list[dict]) -> str:
 def results_section(rows: list[dict], info: dict, started: datetime, seconds: float, command: str) -> str:
     return (f"Run {started:%Y-%m-%d %H:%M} UTC in {seconds / 60:.1f} min with `{command}` on {info['nproc']} "
             f"CPU(s) ({info['cpu']}), {info['memory_gb']} GB RAM, Python {info['python']}, DuckDB "
-            f"{info['duckdb']}, pandas {info['pandas']} ({info['os']}).\n\n"
+            f"{info['duckdb']}, pandas {info['pandas']} ({info['os']}); load average at the end "
+            f"{' / '.join(f'{load:.1f}' for load in info['load_average'])} (1/5/15 min; other work on "
+            "the machine slows both sides of a row alike, so trust ratios over absolute times).\n\n"
             "Ratio: baseline ÷ liqreport (speed-up) for liqreport-vs-baseline rows; liqreport ÷ bound "
             "for the rows against a bound.\n\n" + table(rows) + "\n")
 
