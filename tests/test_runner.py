@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import signal
@@ -217,3 +218,14 @@ def test_killed_build_leaves_previous_warehouse_readable(tmp_path):
     build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
     assert query(warehouse, "select version from fct_a") == [("new",)]
     assert not (tmp_path / "w.duckdb.building").exists()
+
+
+def test_second_concurrent_build_is_refused_while_the_first_holds_the_lock(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    sql_dir = write_project(tmp_path, {"marts/fct_a.sql": "select 1 as x"})
+    with open(tmp_path / "w.duckdb.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a running build holds it
+        with pytest.raises(ModelError, match="another build is writing .*w.duckdb: wait for it to finish"):
+            build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
+    build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
+    assert query(warehouse, "select x from fct_a") == [(1,)]

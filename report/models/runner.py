@@ -7,12 +7,14 @@ passed, so a killed or failed build leaves the previous warehouse as it was.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import glob
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from graphlib import CycleError, TopologicalSorter
@@ -241,30 +243,42 @@ def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None
     tests = [test for test in tests if test.refs <= chosen]
 
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    building = warehouse.with_name(warehouse.name + ".building")
-    remove_quietly(building, building.with_name(building.name + ".wal"))
-    if select and warehouse.exists():
-        shutil.copy2(warehouse, building)
-
     results = RunResults(command="build")
     results_path = warehouse.parent / "run_results.json"
-    log(f"Running {len(order)} models and {len(tests)} data tests from {sql_dir} into {warehouse}")
-    try:
-        with connect(building) as connection:
-            build_models(connection, models, order, sql_dir, results, log)
-            datatests.run_tests(connection, tests, results, log)
-            connection.execute("checkpoint")
-    except BaseException:
-        results.elapsed_s = time.perf_counter() - started
-        results.write(results_path)
+    building = warehouse.with_name(warehouse.name + ".building")
+    with exclusive_build(warehouse):
         remove_quietly(building, building.with_name(building.name + ".wal"))
-        log(results.summary_line())
-        raise
-    publish_atomically(building, warehouse)
+        if select and warehouse.exists():
+            shutil.copy2(warehouse, building)
+        log(f"Running {len(order)} models and {len(tests)} data tests from {sql_dir} into {warehouse}")
+        try:
+            with connect(building) as connection:
+                build_models(connection, models, order, sql_dir, results, log)
+                datatests.run_tests(connection, tests, results, log)
+                connection.execute("checkpoint")
+        except BaseException:
+            results.elapsed_s = time.perf_counter() - started
+            results.write(results_path)
+            remove_quietly(building, building.with_name(building.name + ".wal"))
+            log(results.summary_line())
+            raise
+        publish_atomically(building, warehouse)
     results.elapsed_s = time.perf_counter() - started
     results.write(results_path)
     log(results.summary_line())
     return results
+
+
+@contextlib.contextmanager
+def exclusive_build(warehouse: Path) -> Iterator[None]:
+    """One build at a time per warehouse: two would share (and delete) the same .building file."""
+    with open(warehouse.with_name(warehouse.name + ".lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            message = f"another build is writing {warehouse}: wait for it to finish, then run again."
+            raise ModelError(message) from None
+        yield
 
 
 def build_models(connection, models: dict[str, Model], order: list[str], sql_dir: Path, results: RunResults,

@@ -1,5 +1,7 @@
 -- one row per complete fetch (a fetch folder with its _manifest.json); is_current = newest complete fetch
 -- of its asset × interval × window. Incomplete fetches have no manifest and never appear here.
+-- Materialized: a year of weeks is a thousand small files, and several models read this.
+{{ config(materialized='table') }}
 {%- set landing = var('landing_path') | replace("'", "''") %}
 {%- set manifest_glob = landing ~ '/liquidation_token/*/*/*/*/_manifest.json' %}
 {%- set manifest_columns = {
@@ -14,7 +16,7 @@ with manifests as (
     select *
     from read_json(
         '{{ manifest_glob }}',
-        format = 'auto',
+        format = 'unstructured',
         filename = true,
         hive_partitioning = false,
         columns = { {%- for name, type in manifest_columns.items() %}"{{ name }}": '{{ type }}'{{ ", " if not loop.last }}{% endfor -%} }

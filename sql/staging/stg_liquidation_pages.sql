@@ -15,7 +15,7 @@ landed_pages as (
     select *
     from read_json(
         '{{ page_glob }}',
-        format = 'auto',
+        format = 'unstructured',
         filename = true,
         hive_partitioning = false,
         maximum_object_size = 268435456,
