@@ -13,8 +13,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,pdf,email,bench]'
 	touch $@
 
+# e.g. make report REPORT_FLAGS=--no-demo in the scheduled workflow
+REPORT_FLAGS ?=
+
 report: $(BIN)/.installed
-	$(BIN)/liqreport run --pdf
+	$(BIN)/liqreport run --pdf $(REPORT_FLAGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check report tests bench

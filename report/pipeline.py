@@ -147,7 +147,7 @@ def run(
     step("fetch", lambda: fetch(settings, period, refresh=refresh, log=log))
     step("build", lambda: build(settings, period, log=log))
     path = step("render", lambda: render(settings, period, pdf=pdf, log=log))
-    if settings.email_to:
-        step("email", lambda: email(settings, period, send=send, log=log))
+    if settings.email_to or send:
+        step("email", lambda: email(settings, period, send=send, attach_pdf=pdf, log=log))
     log("Timings: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items()))
     return path

@@ -18,6 +18,7 @@ REGIONS = ("us", "eu")
 ASSET_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 INTERVAL = re.compile(r"^(?:([1-9]|1[0-9]|2[0-4])h|1d)$")
 CONFIG_FILE = "liqreport.toml"
+SMTP_SECURITY = ("starttls", "ssl", "none")
 CONFIG_KEYS = {
     "assets",
     "region",
@@ -31,6 +32,7 @@ CONFIG_KEYS = {
     "max_attempts",
     "settle_hours",
     "email_to",
+    "site_url",
 }
 
 
@@ -60,6 +62,7 @@ class Settings:
     settle_hours: int = 24
     no_demo: bool = False
     email_to: tuple[str, ...] = ()
+    site_url: str | None = None  # where the published site lives, for links in the email
     smtp: SmtpSettings = SmtpSettings()
 
     @property
@@ -190,13 +193,18 @@ def resolve(flags: dict, environ: dict, config_path: Path | None = None) -> Sett
         values["email_to"] = tuple(
             a.strip() for a in (raw.split(",") if isinstance(raw, str) else raw) if a.strip()
         )
+    if merged.get("site_url"):
+        values["site_url"] = str(merged["site_url"]).rstrip("/")
+    security = (environ.get("SMTP_SECURITY") or "starttls").lower()
+    if security not in SMTP_SECURITY:
+        raise ConfigError(f"SMTP_SECURITY {security!r} is not supported: use starttls, ssl or none.")
     values["smtp"] = SmtpSettings(
         host=environ.get("SMTP_HOST") or None,
         port=_positive("SMTP_PORT", environ.get("SMTP_PORT", 587)),
         user=environ.get("SMTP_USER") or None,
         password=environ.get("SMTP_PASSWORD") or None,
         sender=environ.get("SMTP_FROM") or None,
-        security=(environ.get("SMTP_SECURITY") or "starttls").lower(),
+        security=security,
     )
     settings = Settings(**values)
     if settings.no_demo and settings.api_key is None:

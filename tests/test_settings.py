@@ -90,3 +90,13 @@ def test_page_size_above_the_api_maximum_is_refused(tmp_path):
 def test_region_must_be_us_or_eu(tmp_path):
     with pytest.raises(ConfigError, match="us or eu"):
         resolve({}, {"KAIKO_REGION": "asia"}, tmp_path / "x")
+
+
+def test_smtp_security_typo_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="starttls, ssl or none"):
+        resolve({}, {"SMTP_SECURITY": "tsl"}, tmp_path / "x")
+
+
+def test_site_url_from_config_file(tmp_path):
+    settings = resolve({}, {}, write_config(tmp_path, 'site_url = "https://reports.example.com/liq/"\n'))
+    assert settings.site_url == "https://reports.example.com/liq"
