@@ -574,3 +574,11 @@ def test_a_replaced_fault_plan_is_used_from_the_next_request(simulator):
     assert [raw_get(simulator, btc_week_target())[0] for _ in range(3)] == [502, 502, 502]
     simulator.faults = FaultPlan()
     assert raw_get(simulator, btc_week_target())[0] == 200
+
+
+def test_a_fault_plan_refuses_unknown_kinds():
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        FaultPlan(script=["418"])
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        FaultPlan(kinds=("slow:soon",))
+    assert FaultPlan(script=["slow:0.5", "reset", "ok"]).script == ["slow:0.5", "reset", "ok"]

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from report.simulator import api
-from report.simulator.data import HOUR_S, asset_exchanges, hourly_block
+from report.simulator.data import HOUR_S, hourly_block
 
 DATA_PATH = re.compile(r"^/v2/data/liquidation\.v1/token/([^/]+)$")
 FAULT_KINDS = ("429", "500", "502", "503", "504", "truncate", "reset", "garbage", "nodata", "ok")
@@ -36,6 +36,20 @@ class FaultPlan:
     kinds: tuple = ("429", "500", "503", "truncate")
     retry_after_s: float = 1.0
     seed: int = 0
+
+    def __post_init__(self):
+        unknown = [kind for kind in (*self.script, *self.kinds) if not is_fault_kind(kind)]
+        if unknown:
+            raise ValueError(f"unknown fault kind(s) {unknown}: use {', '.join(FAULT_KINDS)} or slow:<s>")
+
+
+def is_fault_kind(kind: str) -> bool:
+    if kind.startswith("slow:"):
+        try:
+            return float(kind[5:]) >= 0
+        except ValueError:
+            return False
+    return kind in FAULT_KINDS
 
 
 def _utc(moment: datetime) -> datetime:
@@ -117,9 +131,6 @@ class SimulatorServer(ThreadingHTTPServer):
         if trades.sum() == 0:
             return None
         return api.build_row(asset, epoch_hour, trades[0], amounts[0], self.timestamp_unit)
-
-    def exchanges(self, asset: str) -> tuple[str, ...]:
-        return asset_exchanges(asset)
 
     # --- HTTP ---------------------------------------------------------------------------------------
 
