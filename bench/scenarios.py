@@ -6,6 +6,7 @@ its peak RSS (VmHWM) and what it counted. The parent keeps the simulator and com
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -237,12 +238,13 @@ def run_liqreport(args: dict) -> dict:
     seconds = time.perf_counter() - started
     steps, opened = {}, {}
     for moment, message in marks:
-        if message.startswith("[") and "]" in message:
-            name = message[1:message.index("]")]
-            if "done in" in message and name in opened:
-                steps[name] = moment - opened[name]
-            else:
-                opened[name] = moment
+        # pipeline.run logs "[fetch] …" and "[fetch] done in 1.2s"; the stages' own "[fetch] …" lines differ.
+        started_step = re.fullmatch(r"\[(\w+)\] …", message)
+        finished_step = re.match(r"\[(\w+)\] done in ", message)
+        if started_step:
+            opened[started_step[1]] = moment
+        elif finished_step and finished_step[1] in opened:
+            steps[finished_step[1]] = moment - opened[finished_step[1]]
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "steps": steps}
 
 
