@@ -59,7 +59,7 @@ class WindowResult:
 
 
 class Interrupted(Exception):
-    """The run is stopping (Ctrl-C): a window in progress stops before its manifest."""
+    """The run is stopping (Ctrl-C, or the API is unreachable): a window in progress gets no manifest."""
 
 
 def fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh: bool = False,
