@@ -9,6 +9,8 @@
   exits 1 with `Error: data test … failed: 1 rows; first: {…}`, and the previous warehouse is kept.
 - totals that disagree with the sum of their exchanges: warn (same test as above), build succeeds.
 - an unknown extra field (in the envelope, a row or an exchange): accepted and ignored.
+- a page of a complete fetch that is not valid JSON (damaged on disk after landing): refused, ModelError
+  naming stg_liquidation_rows and the file; re-fetch the window (`liqreport fetch --refresh`).
 - interval_timestamp in milliseconds (or seconds) instead of nanoseconds: accepted, detected by magnitude,
   same numbers; interval_time that disagrees with interval_timestamp: error (assert_timestamps_aligned).
 """
@@ -212,4 +214,13 @@ def test_interval_time_disagreeing_with_interval_timestamp_fails(tmp_path, clean
     land(tmp_path / "landing", rows,
          first_hour(rows, lambda row: row.update(interval_time="2025-02-03T07:00:00Z")))
     with pytest.raises(DataQualityError, match="data test assert_timestamps_aligned failed: 1 rows"):
+        run(tmp_path, tmp_path / "landing")
+
+
+def test_damaged_page_of_a_complete_fetch_is_refused_with_the_file_named(tmp_path, clean):
+    rows, _ = clean
+    land(tmp_path / "landing", rows)
+    page = next((tmp_path / "landing").rglob("page-00002.json"))
+    page.write_bytes(page.read_bytes()[:500])
+    with pytest.raises(ModelError, match=r"model stg_liquidation_rows .* failed: .*page-00002\.json"):
         run(tmp_path, tmp_path / "landing")

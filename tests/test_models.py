@@ -235,9 +235,15 @@ def test_refetched_window_with_revised_numbers_newest_fetch_wins(tmp_path):
     warehouse, _ = run_build(tmp_path, landing, monday, end)
     assert_facts_equal(warehouse, expected_facts({"eth": landed[1]}, {"eth": [(monday, end)]}))
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        windows = connection.execute("select fetch_id, is_current from stg_landing_windows "
-                                     "order by fetch_id").fetchall()
-    assert windows == [("20250301T000000000000Z", False), ("20250302T000000000000Z", True)]
+        windows = connection.execute("select fetch_id, is_current, source, start_time, end_time, row_count "
+                                     "from stg_landing_windows order by fetch_id").fetchall()
+        pages = connection.execute("select fetch_id, page_file, is_current_fetch, row_count "
+                                   "from stg_liquidation_pages order by fetch_id").fetchall()
+    window = ("simulator", monday.replace(tzinfo=None), end.replace(tzinfo=None))
+    assert windows == [("20250301T000000000000Z", False, *window, len(landed[0])),
+                       ("20250302T000000000000Z", True, *window, len(landed[1]))]
+    assert pages == [("20250301T000000000000Z", "page-00001.json", False, len(landed[0])),
+                     ("20250302T000000000000Z", "page-00001.json", True, len(landed[1]))]
 
 
 def test_overlapping_windows_clipped_differently_newest_fetch_wins(tmp_path):
