@@ -582,3 +582,14 @@ def test_a_fault_plan_refuses_unknown_kinds():
     with pytest.raises(ValueError, match="unknown fault kind"):
         FaultPlan(kinds=("slow:soon",))
     assert FaultPlan(script=["slow:0.5", "reset", "ok"]).script == ["slow:0.5", "reset", "ok"]
+
+
+def test_keep_alive_requests_do_not_stall_on_delayed_acks(simulator):
+    target = f"{simulator.base_url}{PATH}/btc?start_time=2025-02-03T00:00:00Z&end_time=2025-02-03T03:00:00Z"
+    with requests.Session() as session:
+        session.get(target, headers=HEADERS, timeout=10)
+        started = time.perf_counter()
+        for _ in range(20):
+            assert session.get(target, headers=HEADERS, timeout=10).ok
+        # With Nagle's algorithm on, each response waits ~40 ms for the client's delayed ACK.
+        assert (time.perf_counter() - started) / 20 < 0.02

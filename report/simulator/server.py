@@ -60,6 +60,9 @@ def _utc(moment: datetime) -> datetime:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 120  # an idle keep-alive connection is dropped after this
+    # Headers and body go out as separate writes; with Nagle on, each keep-alive response would then wait
+    # ~40 ms for the client's delayed ACK — a loopback artefact that would dominate every timing.
+    disable_nagle_algorithm = True
     server: SimulatorServer
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's signature
