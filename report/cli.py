@@ -68,6 +68,9 @@ def _add_fetch_flags(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="client-side request-rate limit in requests/s (default 20)",
     )
+    group.add_argument(
+        "--page-size", dest="page_size", type=int, help="rows per page, 1..1000 (default 1000)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +183,7 @@ def settings_from_args(args: argparse.Namespace, environ=None):
         "concurrency",
         "max_requests_per_second",
         "email_to",
+        "page_size",
     )
     flags = {name: getattr(args, name, None) for name in names}
     return resolve(flags, dict(os.environ if environ is None else environ), getattr(args, "config", None))

@@ -84,3 +84,10 @@ def test_unknown_key_in_config_file(simulator_env, capsys, tmp_path):
     assert code == 2
     assert_one_line_error(err, "unknown key(s): regoin")
     assert simulator_env.request_count == 0
+
+
+def test_page_size_over_the_api_maximum(simulator_env, capsys):
+    code, err = run_cli(capsys, "fetch", "--page-size", "5000")
+    assert code == 2
+    assert_one_line_error(err, "page_size must be at most 1000")
+    assert simulator_env.request_count == 0
