@@ -49,8 +49,15 @@ def failing_rows(connection: duckdb.DuckDBPyConnection, test: DataTest) -> tuple
     except duckdb.Error as exc:
         raise ModelError(f"data test {test.name} ({test.path}) failed to run: {exc}") from None
     count = fetched[0].pop(COUNT_COLUMN) if fetched else 0
-    rows = [{k: v for k, v in row.items() if k != COUNT_COLUMN} for row in fetched]
+    rows = [{k: plain(v) for k, v in row.items() if k != COUNT_COLUMN} for row in fetched]
     return count, rows
+
+
+def plain(value):
+    """Timestamps and dates as ISO text, so messages and run_results.json read the same."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return value.isoformat(sep=" ") if hasattr(value, "hour") else str(value)
 
 
 def run_tests(connection: duckdb.DuckDBPyConnection, tests: list[DataTest], results, log) -> None:

@@ -105,8 +105,9 @@ class Renderer:
                 return self.variables[name]
             if default:
                 return default[0]
-            raise ModelError(f"{path} uses var({name!r}) but no such variable was given: pass it in the "
-                             f"build variables (known: {', '.join(sorted(self.variables)) or 'none'}).")
+            known = ", ".join(sorted(self.variables)) or "none"
+            raise ModelError(f"{path} uses var({name!r}) but no such variable was given: use one of {known} "
+                             "(the build's variables come from report/pipeline.py model_variables).")
 
         def set_config(**values) -> str:
             config.update(values)
