@@ -263,6 +263,32 @@ def test_overlapping_windows_clipped_differently_newest_fetch_wins(tmp_path):
     assert len(expected["fct_liquidations_hourly"]) == 9 * 24
 
 
+def test_row_outside_its_fetch_range_loses_to_the_window_that_covers_it(tmp_path):
+    landing = tmp_path / "landing"
+    first, second, end = (datetime(2025, 3, d, tzinfo=UTC) for d in (3, 10, 17))
+    inside = synthetic_rows("btc", first, second, seed=6, skip_share=0)
+    stray = synthetic_rows("btc", second - HOUR, second, seed=7, skip_share=0)  # 03-09T23, outside [10, 17)
+    assert stray[0]["total_amount"] != inside[-1]["total_amount"]
+    land_fetch(landing, "btc", first, second, inside, fetch_id="20250317T000000000000Z")
+    land_fetch(landing, "btc", second, end, stray + synthetic_rows("btc", second, end, seed=8),
+               fetch_id="20250318T000000000000Z")
+    warehouse, _ = run_build(tmp_path, landing, first, end)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        amount = connection.execute("select total_amount from fct_liquidations_hourly "
+                                    "where hour = timestamp '2025-03-09 23:00'").fetchone()[0]
+    assert amount == pytest.approx(inside[-1]["total_amount"], rel=1e-12)
+
+
+def test_other_intervals_stay_out_of_the_hourly_facts_with_a_warning(tmp_path):
+    landing = tmp_path / "landing"
+    rows = synthetic_rows("btc", START, END, seed=9)
+    land_weeks(landing, "btc", START, END, rows, interval="4h")
+    warehouse, results = run_build(tmp_path, landing)
+    warned = [test["name"] for test in results.tests if test["status"] == "warn"]
+    assert "assert_landed_intervals_are_hourly" in warned
+    assert actual_facts(warehouse, "fct_liquidations_daily") == {}
+
+
 @pytest.mark.parametrize("unit", ["ns", "ms", "s"])
 def test_timestamps_in_ns_ms_or_s_give_the_same_facts(tmp_path, unit):
     landing = tmp_path / "landing"

@@ -13,6 +13,8 @@ landed_rows as (
         page_file,
         answer_time,
         is_current_fetch,
+        window_start_time,
+        window_end_time,
         unnest(data) as landed
     from pages
 ),
@@ -31,10 +33,9 @@ with_unit as (
     from landed_rows
 ),
 
-final as (
+with_start as (
     select
-        asset,
-        "interval",
+        *,
         coalesce(
             make_timestamp(case timestamp_unit
                 when 'ns' then landed.interval_timestamp // 1000
@@ -43,7 +44,15 @@ final as (
                 when 's' then landed.interval_timestamp * 1000000
             end),
             cast(landed.interval_time as timestamp)
-        ) as interval_start,
+        ) as interval_start
+    from with_unit
+),
+
+final as (
+    select
+        asset,
+        "interval",
+        interval_start,
         cast(landed.interval_time as timestamp) as interval_time,
         landed.interval_timestamp,
         timestamp_unit,
@@ -58,8 +67,9 @@ final as (
         fetch_id,
         page_file,
         answer_time,
-        is_current_fetch
-    from with_unit
+        is_current_fetch,
+        interval_start >= window_start_time and interval_start < window_end_time as is_inside_window
+    from with_start
 )
 
 select * from final

@@ -1,5 +1,6 @@
 -- one row per asset × interval × interval_start, from the current complete fetches; where windows overlap
--- (clipped differently) or a row repeats across pages, the newest fetch wins.
+-- (clipped differently) or a row repeats across pages, a row inside its fetch's own range beats one outside
+-- it, then the newest fetch wins.
 {{ config(materialized='table') }}
 
 with landed_rows as (select * from {{ ref('stg_liquidation_rows') }}),
@@ -25,7 +26,8 @@ final as (
     from landed_rows
     where is_current_fetch
     qualify row_number() over (
-        partition by asset, "interval", interval_start order by fetch_id desc, page_file desc
+        partition by asset, "interval", interval_start
+        order by is_inside_window desc nulls last, fetch_id desc, page_file desc
     ) = 1
 )
 
