@@ -5,7 +5,12 @@
 with liquidations as (select * from {{ ref('stg_liquidations') }}),
 
 final as (
-    select asset, "interval", count(*) as rows, min(interval_start) as first_start, max(interval_start) as last_start
+    select
+        asset,
+        "interval",
+        count(*) as rows,
+        min(interval_start) as first_start,
+        max(interval_start) as last_start
     from liquidations
     where "interval" <> '1h'
     group by all
