@@ -136,7 +136,7 @@ def test_changes_biggest_day_and_biggest_hour_match_the_landed_pages(demo_report
 def test_every_chart_is_an_embedded_png_identical_to_its_file(demo_report):
     images = list(demo_report.tree.iter(f"{XHTML}img"))
     charts = demo_report.summary["charts"]
-    assert len(images) == len(charts) == 2 * 6 + 1  # six per asset with data, one cross-asset
+    assert len(images) == len(charts) == 2 * 8 + 1  # eight per asset with data, one cross-asset
     files = {(demo_report.folder / chart["file"]).read_bytes(): chart for chart in charts}
     for image in images:
         source = image.get("src")

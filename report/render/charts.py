@@ -319,7 +319,71 @@ def cross_asset(rows: list[dict]) -> Figure:
     return figure
 
 
+def cumulative(rows: list[dict], asset: str) -> Figure:
+    """Long and short USD added up hour by hour through the period: who was squeezed, and when."""
+    figure, (ax,) = new_figure(height_in=2.8)
+    _title(ax, f"{asset.upper()} cumulative liquidations through the week, long vs short")
+    if not rows:
+        _no_data(ax, "No hours in this period")
+        return figure
+    hours = [row["hour"] for row in rows] + [rows[-1]["hour"] + timedelta(hours=1)]
+    longs = [0.0] + [row["cumulative_long_amount"] for row in rows]
+    shorts = [0.0] + [row["cumulative_short_amount"] for row in rows]
+    ax.step(hours, longs, where="post", color=STYLE.long, linewidth=2, label="Long, cumulative")
+    ax.step(hours, shorts, where="post", color=STYLE.short, linewidth=2, label="Short, cumulative")
+    missing = [row["hour"] for row in rows if not row["is_covered"]]
+    for hour in missing:
+        ax.axvspan(hour, hour + timedelta(hours=1), facecolor="#EEEEEE", edgecolor=STYLE.missing,
+                   hatch="////", linewidth=0)
+    handles, labels = ax.get_legend_handles_labels()
+    if missing:
+        handles.append(Patch(facecolor="#EEEEEE", edgecolor=STYLE.missing, hatch="////"))
+        labels.append("No data (not zero)")
+    days = sorted({row["hour"].replace(hour=0) for row in rows if row["hour"].hour == 0})
+    ax.set_xticks(days, [day.strftime("%a %d") for day in days], ha="left")
+    ax.set_xlim(hours[0], hours[-1])
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(USD_AXIS)
+    ax.set_ylabel("USD since the start", fontsize=STYLE.font_size)
+    ax.set_xlabel("Time (UTC, ticks at 00:00)", fontsize=STYLE.font_size)
+    _legend(figure, ax, handles, labels)
+    return figure
+
+
+def exchange_day(rows: list[dict], asset: str) -> Figure:
+    """USD per exchange × day: many venues lit on one day is a cascade, one venue alone is a local event."""
+    exchanges = sorted({(row["exchange_rank"], row["exchange"]) for row in rows})
+    days = sorted({row["day"] for row in rows})
+    figure, (ax,) = new_figure(height_in=max(2.0, 1.1 + 0.32 * len(exchanges)))
+    ax.grid(False)
+    _title(ax, f"{asset.upper()} liquidations by exchange and day")
+    if not rows:
+        _no_data(ax, "No exchange reported liquidations")
+        return figure
+    cell = {(row["exchange"], row["day"]): row["total_amount"] for row in rows}
+    grid = [[cell.get((code, day), float("nan")) for day in days] for _, code in exchanges]
+    ax.add_patch(Rectangle((-0.5, -0.5), len(days), len(exchanges), facecolor="#EEEEEE",
+                           edgecolor=STYLE.missing, hatch="////", linewidth=0, zorder=0))
+    image = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest", zorder=1,
+                      norm=PowerNorm(gamma=0.5, vmin=0))
+    peak = max((value for line in grid for value in line if value == value), default=0) or 1
+    for y, line in enumerate(grid):
+        for x, value in enumerate(line):
+            if value == value and value > 0:
+                ax.text(x, y, _axis_usd(value), ha="center", va="center", fontsize=STYLE.font_size - 2.5,
+                        color="black" if value > 0.55 * peak else "white")
+    colorbar = figure.colorbar(image, ax=ax, pad=0.01, format=USD_AXIS)
+    colorbar.set_label("USD (square-root scale)", fontsize=STYLE.font_size - 1)
+    colorbar.ax.tick_params(labelsize=STYLE.font_size - 2)
+    ax.set_yticks(range(len(exchanges)), [literal(exchange_name(code)) for _, code in exchanges])
+    ax.set_xticks(range(len(days)), [day.strftime("%a\n%d %b") for day in days])
+    ax.set_xlabel("Day (UTC); grey hatched = no data", fontsize=STYLE.font_size)
+    return figure
+
+
 CHARTS = {
+    "cumulative": cumulative,
+    "exchange_day": exchange_day,
     "daily": daily_long_short,
     "hourly": hourly_timeline,
     "trend": weekly_trend,

@@ -21,6 +21,7 @@ REPORT_TABLES = {
     "rpt_hour_weekday": "asset, weekday, hour_of_day",
     "rpt_weekly_trend": "asset, week_start",
     "rpt_exchange_share": "asset, rank",
+    "rpt_exchange_day": "asset, exchange_rank, day",
     "rpt_top_hours": "asset, rank",
     "rpt_spike_hours": "asset, hour",
     "rpt_data_quality": "asset",

@@ -61,6 +61,7 @@ def build_section(data: ReportData, asset: str) -> AssetSection:
     timeline = data.rows("rpt_hourly_timeline", asset)
     trend = data.rows("rpt_weekly_trend", asset)
     heat = data.rows("rpt_hour_weekday", asset)
+    exchange_days = data.rows("rpt_exchange_day", asset)
     name = asset.upper()
     spike_hours = tuple(row["hour"] for row in section.spikes)
     section.charts = [
@@ -68,8 +69,12 @@ def build_section(data: ReportData, asset: str) -> AssetSection:
                daily_takeaway(summary, section.days)),
         _chart("hourly", asset, (timeline, asset), {"spike_hours": spike_hours},
                f"{name}: hourly liquidations through the week", hourly_takeaway(timeline, section.spikes)),
+        _chart("cumulative", asset, (timeline, asset), {}, f"{name}: cumulative long vs short",
+               cumulative_takeaway(timeline)),
         _chart("exchanges", asset, (section.exchanges, asset), {}, f"{name}: liquidations by exchange",
                exchange_takeaway(section.exchanges)),
+        _chart("exchange_day", asset, (exchange_days, asset), {}, f"{name}: exchange × day heatmap",
+               exchange_day_takeaway(exchange_days)),
         _chart("heatmap", asset, (heat, asset), {}, f"{name}: weekday × hour-of-day heatmap (UTC)",
                heatmap_takeaway(heat)),
         _chart("ratio", asset, (section.days, asset), {}, f"{name}: long share and average size per day",
@@ -157,6 +162,34 @@ def exchange_takeaway(exchanges: list[dict]) -> str:
         text += "; absent this week: " + ", ".join(
             f"{row['exchange']} ({usd(row['previous_total_amount'])} last week)" for row in absent)
     return text + "."
+
+
+def cumulative_takeaway(timeline: list[dict]) -> str:
+    covered = [row for row in timeline if row["is_covered"]]
+    if not covered:
+        return "No hour of this period is covered."
+    last = timeline[-1]
+    longs_led = sum(1 for row in covered if row["cumulative_long_amount"] > row["cumulative_short_amount"])
+    leader = "longs" if last["cumulative_long_amount"] >= last["cumulative_short_amount"] else "shorts"
+    return (f"By the end, longs totalled {usd(last['cumulative_long_amount'])} and shorts "
+            f"{usd(last['cumulative_short_amount'])}: {leader} were squeezed more; longs were ahead in "
+            f"{longs_led} of {len(covered)} covered hours.")
+
+
+def exchange_day_takeaway(exchange_days: list[dict]) -> str:
+    if not exchange_days:
+        return "No exchange reported liquidations this week."
+    by_day: dict = {}
+    own_peak: dict = {}
+    for row in exchange_days:
+        by_day[row["day"]] = by_day.get(row["day"], 0.0) + row["total_amount"]
+        if row["total_amount"] > own_peak.get(row["exchange"], (None, -1.0))[1]:
+            own_peak[row["exchange"]] = (row["day"], row["total_amount"])
+    peak_day = max(by_day, key=by_day.get)
+    joined = sorted(code for code, (day, _) in own_peak.items() if day == peak_day)
+    kind = "a cross-venue wave" if len(joined) > len(own_peak) / 2 else "concentrated on few venues"
+    return (f"{utc_day(peak_day)} was the biggest day ({usd(by_day[peak_day])}); {len(joined)} of "
+            f"{len(own_peak)} exchanges had their own largest day then — {kind}.")
 
 
 def heatmap_takeaway(heat: list[dict]) -> str:

@@ -28,12 +28,15 @@ final as (
         hourly.long_trades,
         hourly.long_amount,
         hourly.short_trades,
-        hourly.short_amount
+        hourly.short_amount,
+        sum(coalesce(hourly.long_amount, 0)) over through_the_period as cumulative_long_amount,
+        sum(coalesce(hourly.short_amount, 0)) over through_the_period as cumulative_short_amount
     from assets
     cross join hour_spine
     left join hourly
         on hourly.asset = assets.asset
         and hourly.hour = hour_spine.hour
+    window through_the_period as (partition by assets.asset order by hour_spine.hour)
 )
 
 select * from final

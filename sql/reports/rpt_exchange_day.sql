@@ -1,0 +1,45 @@
+-- one row per asset × exchange × UTC day of the report period, for exchanges with liquidations in the period
+{{ config(materialized='table') }}
+
+with report_window as (select * from {{ ref('rpt_report_window') }}),
+
+hourly_by_exchange as (
+    select *
+    from {{ ref('fct_liquidations_hourly_by_exchange') }}
+    where hour >= (select greatest(report_start, history_start) from report_window)
+        and hour < (select report_end from report_window)
+),
+
+exchange_share as (select * from {{ ref('rpt_exchange_share') }}),
+
+by_day as (
+    select
+        asset,
+        exchange,
+        cast(hour as date) as day,
+        sum(total_trades) as total_trades,
+        sum(total_amount) as total_amount,
+        sum(long_amount) as long_amount,
+        sum(short_amount) as short_amount
+    from hourly_by_exchange
+    group by asset, exchange, cast(hour as date)
+),
+
+final as (
+    select
+        by_day.asset,
+        by_day.exchange,
+        exchange_share.rank as exchange_rank,
+        by_day.day,
+        by_day.total_trades,
+        by_day.total_amount,
+        by_day.long_amount,
+        by_day.short_amount
+    from by_day
+    inner join exchange_share
+        on exchange_share.asset = by_day.asset
+        and exchange_share.exchange = by_day.exchange
+    where exchange_share.total_amount > 0
+)
+
+select * from final
