@@ -90,7 +90,7 @@ def _legend(figure: Figure, ax, handles=None, labels=None) -> None:
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
     if handles:
-        figure.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 4),
+        figure.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 3),
                       fontsize=STYLE.font_size - 1, frameon=False)
 
 
@@ -113,8 +113,8 @@ def daily_long_short(rows: list[dict], asset: str) -> Figure:
     positions = list(range(len(rows)))
     shorts = [row["short_amount"] or 0 for row in rows]
     longs = [-(row["long_amount"] or 0) for row in rows]
-    ax.bar(positions, shorts, width=0.62, color=STYLE.short, label="Short liquidations (this week)")
-    ax.bar(positions, longs, width=0.62, color=STYLE.long, label="Long liquidations (this week)")
+    ax.bar(positions, shorts, width=0.62, color=STYLE.short, label="Short (this week)")
+    ax.bar(positions, longs, width=0.62, color=STYLE.long, label="Long (this week)")
     previous_short = [row["previous_short_amount"] for row in rows]
     previous_long = [row["previous_long_amount"] for row in rows]
     if any(value is not None for value in previous_short + previous_long):
@@ -137,7 +137,8 @@ def _mark_missing_positions(ax, positions: list[int], width: float) -> None:
         ax.axvspan(position - width / 2, position + width / 2, facecolor="none", edgecolor=STYLE.missing,
                    hatch="///", linewidth=0)
     if positions:
-        ax.plot([], [], " ", label="Hatched: no data (not zero)")
+        ax.add_patch(Rectangle((0, 0), 0, 0, facecolor="none", edgecolor=STYLE.missing, hatch="///",
+                               linewidth=0, label="No data (not zero)"))
 
 
 def hourly_timeline(rows: list[dict], asset: str, spike_hours: tuple = ()) -> Figure:
@@ -327,8 +328,11 @@ def cumulative(rows: list[dict], asset: str) -> Figure:
         _no_data(ax, "No hours in this period")
         return figure
     hours = [row["hour"] for row in rows] + [rows[-1]["hour"] + timedelta(hours=1)]
-    longs = [0.0] + [row["cumulative_long_amount"] for row in rows]
-    shorts = [0.0] + [row["cumulative_short_amount"] for row in rows]
+    # the line stops where the data stops: a flat line through missing hours would read as "no liquidations"
+    def running(key: str) -> list[float]:
+        return [0.0] + [row[key] if row["is_covered"] else float("nan") for row in rows]
+
+    longs, shorts = running("cumulative_long_amount"), running("cumulative_short_amount")
     ax.step(hours, longs, where="post", color=STYLE.long, linewidth=2, label="Long, cumulative")
     ax.step(hours, shorts, where="post", color=STYLE.short, linewidth=2, label="Short, cumulative")
     missing = [row["hour"] for row in rows if not row["is_covered"]]
@@ -350,10 +354,10 @@ def cumulative(rows: list[dict], asset: str) -> Figure:
     return figure
 
 
-def exchange_day(rows: list[dict], asset: str) -> Figure:
+def exchange_day(rows: list[dict], asset: str, days: tuple = ()) -> Figure:
     """USD per exchange × day: many venues lit on one day is a cascade, one venue alone is a local event."""
     exchanges = sorted({(row["exchange_rank"], row["exchange"]) for row in rows})
-    days = sorted({row["day"] for row in rows})
+    days = sorted(set(days) | {row["day"] for row in rows})
     figure, (ax,) = new_figure(height_in=max(2.0, 1.1 + 0.32 * len(exchanges)))
     ax.grid(False)
     _title(ax, f"{asset.upper()} liquidations by exchange and day")
