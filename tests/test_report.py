@@ -27,7 +27,7 @@ from report.errors import RenderError
 from report.fetch.fetcher import fetch_range
 from report.periods import iso_week
 from report.render import report as report_module
-from report.render.formatting import usd
+from report.render.formatting import change, usd
 from report.settings import Settings
 from report.simulator import DEMO_API_KEY, running_simulator
 
@@ -90,11 +90,12 @@ def text_of(node) -> str:
 def test_report_headline_figures_equal_sums_of_the_landed_pages(demo_report):
     landing = demo_report.settings.landing_dir
     by_asset = {entry["asset"]: entry for entry in demo_report.summary["assets"]}
-    grand_total = 0.0
+    grand_total = previous_total = 0.0
     for asset in ("btc", "eth"):
         hours = landed_hours(landing, asset)
         expected = week_total(hours, WEEK.start)
         grand_total += expected
+        previous_total += week_total(hours, WEEK.start - timedelta(weeks=1))
         assert by_asset[asset]["total_amount"] == pytest.approx(expected, rel=1e-9)
         assert by_asset[asset]["total_trades"] == round(week_total(hours, WEEK.start, "total_trades"))
         assert by_asset[asset]["long_amount"] == pytest.approx(week_total(hours, WEEK.start, "long_amount"))
@@ -106,6 +107,8 @@ def test_report_headline_figures_equal_sums_of_the_landed_pages(demo_report):
     assert demo_report.summary["totals"]["total_amount"] == pytest.approx(grand_total, rel=1e-9)
     overview = [n for n in demo_report.tree.iter(f"{XHTML}section") if n.get("id") == "overview"][0]
     assert usd(grand_total) in text_of(overview)
+    overall = f"vs last week {change(grand_total / previous_total - 1)} last week {usd(previous_total)}"
+    assert overall in text_of(overview)
 
 
 def test_changes_biggest_day_and_biggest_hour_match_the_landed_pages(demo_report):

@@ -36,7 +36,7 @@ class ChartStyle:
     height_in: float = 3.2
     dpi: int = 100
     export_scale: int = 2  # PNGs at 2x for sharp screens and print
-    font_size: float = 9.0
+    font_size: float = 10.0
     exchange_colors: dict = field(default_factory=lambda: {
         "binc": "#E69F00", "bbit": "#56B4E9", "okex": "#009E73", "drbt": "#CC79A7",
         "hbdm": "#F0E442", "bfnx": "#0072B2", "krkn": "#D55E00", "cbse": "#999999",

@@ -131,8 +131,10 @@ def copy_exports(source: Path, destination: Path) -> list[Path]:
     return copied
 
 
-def source_url(settings: Settings) -> str:
-    return settings.api_root + ENDPOINT
+def source_url(settings: Settings, demo: bool) -> str:
+    """The endpoint the data came from; demo data names the endpoint the simulator stands in for."""
+    url = settings.api_root + ENDPOINT
+    return f"built-in simulator of {url}" if demo and settings.base_url is None else url
 
 
 def build_summary(settings, period, report_data, specs, demo, generated_at, *, html, pdf, data_files) -> dict:
@@ -148,7 +150,7 @@ def build_summary(settings, period, report_data, specs, demo, generated_at, *, h
         "generated_at": isoformat_z(generated_at),
         "data_as_of": iso_z(max(as_of)) if as_of else None,
         "demo": demo,
-        "source": source_url(settings),
+        "source": source_url(settings, demo),
         "totals": {key: sum(asset[key] for asset in assets)
                    for key in ("total_amount", "total_trades", "long_amount", "short_amount")},
         "assets": assets,
@@ -186,6 +188,7 @@ def page_context(settings, period, report_data, asset_sections, cross_chart, cha
     cross_rows = [row for row in report_data.rows("rpt_cross_asset") if row["asset"] in settings.assets]
     quality = [report_data.one("rpt_data_quality", asset) for asset in settings.assets]
     return {
+        "overall_change": overall_change(cross_rows, report_data),
         "summary": summary,
         "demo": summary["demo"],
         "period": period,
@@ -202,6 +205,16 @@ def page_context(settings, period, report_data, asset_sections, cross_chart, cha
         "data_as_of": summary["data_as_of"],
         "data_as_of_text": readable_time(summary["data_as_of"]),
     }
+
+
+def overall_change(cross_rows: list[dict], report_data: data.ReportData) -> dict | None:
+    """All assets vs last week, only when every asset with liquidations has a fully covered last week."""
+    bases = [report_data.one("rpt_weekly_summary", row["asset"]) for row in cross_rows if row["total_amount"]]
+    if not bases or any(row["previous_total_amount"] is None for row in bases):
+        return None
+    previous = sum(row["previous_total_amount"] for row in bases)
+    current = sum(row["total_amount"] for row in bases)
+    return {"change": current / previous - 1 if previous else None, "previous_total_amount": previous}
 
 
 def readable_time(iso: str | None) -> str:
