@@ -7,6 +7,7 @@ incomplete folder is ever taken for data.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -15,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 from fetch_helpers import (
     assert_rows_exactly_once,
     complete_fetch_dirs,
@@ -95,3 +97,51 @@ def test_fetch_resumes_after_kill_without_duplicates(tmp_path):
             process.communicate(timeout=60)
         assert process.returncode == 0 and sim.request_count == log_start
     assert killed_mid_window >= 1  # the kills really did interrupt windows in progress
+
+
+def artifacts_verify(report_dir: Path) -> bool:
+    """True when the report folder is whole: its manifest lists every artifact with a matching sha256."""
+    manifest = json.loads((report_dir / "manifest.json").read_text())
+    assert manifest["files"], "empty report manifest"
+    for entry in manifest["files"]:
+        data = (report_dir / entry["file"]).read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            return False
+    return True
+
+
+def warehouse_rows(warehouse: Path) -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select count(*) from fct_liquidations_daily").fetchone()[0]
+
+
+def test_run_killed_during_build_or_render_keeps_previous_warehouse_and_report(tmp_path):
+    out = tmp_path / "out"
+    report_dir = out / "reports" / "2025-W20"
+    rng = random.Random(20250512)
+    with running_simulator(seed=7) as sim:
+        env = {**os.environ, "KAIKO_BASE_URL": sim.base_url, "KAIKO_API_KEY": "any-key-works-here"}
+        command = [sys.executable, "-m", "report", "run", "--week", "2025-W20", "--assets", "btc,eth",
+                   "--output-dir", str(out)]
+        first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, timeout=240)
+        assert first.returncode == 0, first.stderr.decode()
+        assert artifacts_verify(report_dir)
+        daily_rows = warehouse_rows(out / "warehouse.duckdb")
+        assert daily_rows > 0
+        # The fetch is skipped now (everything settled), so a kill lands inside build or render.
+        interrupted = 0
+        for _ in range(3):
+            with subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE) as process:
+                time.sleep(rng.uniform(1.0, 4.0))
+                interrupted += process.poll() is None
+                process.kill()
+                process.wait(timeout=10)
+                process.stderr.read()
+            assert artifacts_verify(report_dir)
+            assert warehouse_rows(out / "warehouse.duckdb") == daily_rows
+        last = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, timeout=240)
+    assert interrupted == 3  # every kill hit a run still in progress
+    assert last.returncode == 0, last.stderr.decode()
+    assert artifacts_verify(report_dir)
+    assert warehouse_rows(out / "warehouse.duckdb") == daily_rows
