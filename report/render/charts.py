@@ -21,7 +21,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
-from report.render.formatting import exchange_name, usd  # noqa: E402
+from report.render.formatting import WEEK_WORDS, PeriodWords, exchange_name, usd  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -106,20 +106,20 @@ def _no_data(ax, message: str) -> None:
             fontsize=STYLE.font_size + 1, color=STYLE.previous)
 
 
-def daily_long_short(rows: list[dict], asset: str) -> Figure:
+def daily_long_short(rows: list[dict], asset: str, words: PeriodWords = WEEK_WORDS) -> Figure:
     """Mirrored daily bars: shorts above the axis, longs below; last period's days as outlines."""
     figure, (ax,) = new_figure()
     _title(ax, f"{asset.upper()} liquidations per day, long vs short")
     positions = list(range(len(rows)))
     shorts = [row["short_amount"] or 0 for row in rows]
     longs = [-(row["long_amount"] or 0) for row in rows]
-    ax.bar(positions, shorts, width=0.62, color=STYLE.short, label="Short (this week)")
-    ax.bar(positions, longs, width=0.62, color=STYLE.long, label="Long (this week)")
+    ax.bar(positions, shorts, width=0.62, color=STYLE.short, label=f"Short ({words.this})")
+    ax.bar(positions, longs, width=0.62, color=STYLE.long, label=f"Long ({words.this})")
     previous_short = [row["previous_short_amount"] for row in rows]
     previous_long = [row["previous_long_amount"] for row in rows]
     if any(value is not None for value in previous_short + previous_long):
         ax.bar(positions, [value or 0 for value in previous_short], width=0.86, fill=False,
-               edgecolor=STYLE.previous, linewidth=0.9, linestyle="--", label="Previous week, same day")
+               edgecolor=STYLE.previous, linewidth=0.9, linestyle="--", label=words.same_day)
         ax.bar(positions, [-(value or 0) for value in previous_long], width=0.86, fill=False,
                edgecolor=STYLE.previous, linewidth=0.9, linestyle="--")
     _mark_missing_positions(ax, [i for i, row in enumerate(rows) if not row["hours_covered"]], width=0.86)
@@ -211,7 +211,7 @@ def weekly_trend(rows: list[dict], asset: str) -> Figure:
     return figure
 
 
-def exchange_share(rows: list[dict], asset: str) -> Figure:
+def exchange_share(rows: list[dict], asset: str, words: PeriodWords = WEEK_WORDS) -> Figure:
     """USD per exchange this week (in the exchange's colour) against last week (outline)."""
     height = max(2.2, 0.9 + 0.42 * len(rows))
     figure, (ax,) = new_figure(height_in=height)
@@ -229,18 +229,19 @@ def exchange_share(rows: list[dict], asset: str) -> Figure:
             fill=False, edgecolor=STYLE.previous, linestyle="--", label="Previous week")
     peak = max(max(row["total_amount"], row["previous_total_amount"]) for row in ordered) or 1
     for position, row in zip(positions, ordered, strict=True):
-        label = {"new": f"{row['share'] * 100:.0f} %, new this week", "absent": "absent this week"}.get(
-            row["status"], f"{row['share'] * 100:.0f} %")
+        share = f"{row['share'] * 100:.0f} %"
+        notes = {"new": f"{share}, new {words.this}", "absent": f"absent {words.this}"}
+        label = notes.get(row["status"], share)
         ax.text(row["total_amount"] + peak * 0.01, position + 0.18, label, va="center",
                 fontsize=STYLE.font_size - 1.5, color=STYLE.text)
     ax.set_yticks(positions, [literal(exchange_name(row["exchange"])) for row in ordered])
     ax.set_xlim(0, peak * 1.3)
     ax.xaxis.set_major_formatter(USD_AXIS)
-    ax.set_xlabel("USD liquidated (labels: share of this week)", fontsize=STYLE.font_size)
+    ax.set_xlabel(f"USD liquidated (labels: share of {words.this})", fontsize=STYLE.font_size)
     ax.set_ylabel("Exchange", fontsize=STYLE.font_size)
     _legend(figure, ax, [Patch(facecolor=STYLE.previous), Patch(fill=False, edgecolor=STYLE.previous,
                                                                 linestyle="--")],
-            ["This week (exchange colour)", "Previous week"])
+            [f"{words.this.capitalize()} (exchange colour)", words.last.capitalize()])
     return figure
 
 
@@ -299,11 +300,11 @@ def daily_ratio(rows: list[dict], asset: str) -> Figure:
     return figure
 
 
-def cross_asset(rows: list[dict]) -> Figure:
+def cross_asset(rows: list[dict], words: PeriodWords = WEEK_WORDS) -> Figure:
     """Each asset's week, long and short stacked, largest first."""
     height = max(2.2, 0.9 + 0.4 * len(rows))
     figure, (ax,) = new_figure(height_in=height)
-    _title(ax, "Liquidations by asset this week, long vs short")
+    _title(ax, f"Liquidations by asset {words.this}, long vs short")
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", color=STYLE.grid, linewidth=0.8)
     ordered = list(reversed(rows))
@@ -314,7 +315,7 @@ def cross_asset(rows: list[dict]) -> Figure:
             label="Short", height=0.6)
     ax.set_yticks(positions, [literal(row["asset"].upper()) for row in ordered])
     ax.xaxis.set_major_formatter(USD_AXIS)
-    ax.set_xlabel("USD liquidated this week", fontsize=STYLE.font_size)
+    ax.set_xlabel(f"USD liquidated {words.this}", fontsize=STYLE.font_size)
     ax.set_ylabel("Asset", fontsize=STYLE.font_size)
     _legend(figure, ax)
     return figure

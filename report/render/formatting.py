@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 EXCHANGE_NAMES = {
@@ -66,6 +67,26 @@ def exchange_name(code: str) -> str:
     """Display name with the code, or the bare code for an exchange we do not know."""
     name = EXCHANGE_NAMES.get(code)
     return f"{name} ({code})" if name else code
+
+
+@dataclass(frozen=True)
+class PeriodWords:
+    """How the report names its period and the comparison base: a week, or any other [start, end)."""
+
+    this: str
+    last: str
+    average: str
+    same_day: str
+
+
+WEEK_WORDS = PeriodWords("this week", "last week", "the 4-week average", "Previous week, same day")
+
+
+def period_words(hours: int) -> PeriodWords:
+    if hours == 168:
+        return WEEK_WORDS
+    return PeriodWords("this period", f"the previous {hours} h", f"the average of the 4 previous {hours} h",
+                       f"{hours} h earlier")
 
 
 FILTERS = {

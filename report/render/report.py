@@ -19,7 +19,7 @@ from pathlib import Path
 from report.errors import RenderError
 from report.periods import Period, isoformat_z
 from report.render import charts, data, sections
-from report.render.formatting import iso_z
+from report.render.formatting import iso_z, period_words
 from report.render.html import data_uri, render_page
 from report.settings import Settings
 
@@ -36,8 +36,9 @@ def render_report(settings: Settings, period: Period, *, pdf: bool = False, log:
         _require_weasyprint()
     report_data = data.load(settings.warehouse_path, period)
     demo = is_demo(report_data, settings)
-    asset_sections = sections.build_sections(report_data, settings.assets)
-    cross_chart = sections.cross_asset_chart(report_data, settings.assets)
+    words = period_words(period.hours)
+    asset_sections = sections.build_sections(report_data, settings.assets, words)
+    cross_chart = sections.cross_asset_chart(report_data, settings.assets, words)
     specs = [spec for section in asset_sections for spec in section.charts]
     if cross_chart:
         specs.append(cross_chart)
@@ -190,6 +191,7 @@ def page_context(settings, period, report_data, asset_sections, cross_chart, cha
     quality = [report_data.one("rpt_data_quality", asset) for asset in settings.assets]
     return {
         "overall_change": overall_change(cross_rows, report_data),
+        "words": period_words(period.hours),
         "summary": summary,
         "demo": summary["demo"],
         "period": period,

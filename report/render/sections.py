@@ -9,7 +9,16 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from report.render.data import ReportData
-from report.render.formatting import change, exchange_name, share, usd, utc_day, utc_hour
+from report.render.formatting import (
+    WEEK_WORDS,
+    PeriodWords,
+    change,
+    exchange_name,
+    share,
+    usd,
+    utc_day,
+    utc_hour,
+)
 
 
 @dataclass
@@ -42,11 +51,12 @@ class AssetSection:
     headline: str = ""
 
 
-def build_sections(data: ReportData, assets: tuple[str, ...]) -> list[AssetSection]:
-    return [build_section(data, asset) for asset in assets]
+def build_sections(data: ReportData, assets: tuple[str, ...],
+                   words: PeriodWords = WEEK_WORDS) -> list[AssetSection]:
+    return [build_section(data, asset, words) for asset in assets]
 
 
-def build_section(data: ReportData, asset: str) -> AssetSection:
+def build_section(data: ReportData, asset: str, words: PeriodWords = WEEK_WORDS) -> AssetSection:
     summary = data.one("rpt_weekly_summary", asset)
     quality = data.one("rpt_data_quality", asset)
     has_liquidations = bool(summary and summary["total_amount"] > 0)
@@ -57,7 +67,7 @@ def build_section(data: ReportData, asset: str) -> AssetSection:
     section.exchanges = data.rows("rpt_exchange_share", asset)
     section.top_hours = data.rows("rpt_top_hours", asset)
     section.spikes = [row for row in data.rows("rpt_spike_hours", asset) if row["is_spike"]]
-    section.headline = asset_headline(summary)
+    section.headline = asset_headline(summary, words)
     timeline = data.rows("rpt_hourly_timeline", asset)
     trend = data.rows("rpt_weekly_trend", asset)
     heat = data.rows("rpt_hour_weekday", asset)
@@ -65,28 +75,29 @@ def build_section(data: ReportData, asset: str) -> AssetSection:
     name = asset.upper()
     spike_hours = tuple(row["hour"] for row in section.spikes)
     section.charts = [
-        _chart("daily", asset, (section.days, asset), {}, f"{name}: daily long vs short liquidations",
-               daily_takeaway(summary, section.days)),
+        _chart("daily", asset, (section.days, asset), {"words": words},
+               f"{name}: daily long vs short liquidations", daily_takeaway(summary, section.days, words)),
         _chart("hourly", asset, (timeline, asset), {"spike_hours": spike_hours},
                f"{name}: hourly liquidations through the week", hourly_takeaway(timeline, section.spikes)),
         _chart("cumulative", asset, (timeline, asset), {}, f"{name}: cumulative long vs short",
                cumulative_takeaway(timeline)),
-        _chart("exchanges", asset, (section.exchanges, asset), {}, f"{name}: liquidations by exchange",
-               exchange_takeaway(section.exchanges)),
+        _chart("exchanges", asset, (section.exchanges, asset), {"words": words},
+               f"{name}: liquidations by exchange", exchange_takeaway(section.exchanges, words)),
         _chart("exchange_day", asset, (exchange_days, asset),
                {"days": tuple(day["day"] for day in section.days)}, f"{name}: exchange × day heatmap",
-               exchange_day_takeaway(exchange_days)),
+               exchange_day_takeaway(exchange_days, words)),
         _chart("heatmap", asset, (heat, asset), {}, f"{name}: weekday × hour-of-day heatmap (UTC)",
                heatmap_takeaway(heat)),
         _chart("ratio", asset, (section.days, asset), {}, f"{name}: long share and average size per day",
                ratio_takeaway(section.days)),
         _chart("trend", asset, (trend, asset), {}, f"{name}: weekly totals, trailing 12 weeks",
-               trend_takeaway(summary, trend)),
+               trend_takeaway(summary, trend, words)),
     ]
     return section
 
 
-def cross_asset_chart(data: ReportData, assets: tuple[str, ...]) -> ChartSpec | None:
+def cross_asset_chart(data: ReportData, assets: tuple[str, ...],
+                      words: PeriodWords = WEEK_WORDS) -> ChartSpec | None:
     rows = [row for row in data.rows("rpt_cross_asset") if row["asset"] in assets and row["total_amount"] > 0]
     if len(rows) < 2:
         return None
@@ -94,8 +105,8 @@ def cross_asset_chart(data: ReportData, assets: tuple[str, ...]) -> ChartSpec | 
     leader = rows[0]
     takeaway = (f"{leader['asset'].upper()} carried {share(leader['total_amount'] / total)} of the "
                 f"{usd(total)} liquidated across {len(rows)} assets.")
-    title = "All assets: liquidations this week, long vs short"
-    return _chart("cross_asset", None, (rows,), {}, title, takeaway)
+    title = f"All assets: liquidations {words.this}, long vs short"
+    return _chart("cross_asset", None, (rows,), {"words": words}, title, takeaway)
 
 
 def _chart(kind, asset, args, kwargs, title, takeaway) -> ChartSpec:
@@ -114,22 +125,22 @@ def empty_reason(summary: dict | None) -> str:
     return ""
 
 
-def asset_headline(summary: dict) -> str:
+def asset_headline(summary: dict, words: PeriodWords = WEEK_WORDS) -> str:
     parts = [f"{usd(summary['total_amount'])} liquidated, {share(summary['long_share'])} of it longs"]
     if summary["change_vs_last_week"] is not None:
-        parts.append(f"{change(summary['change_vs_last_week'])} vs last week")
+        parts.append(f"{change(summary['change_vs_last_week'])} vs {words.last}")
     if summary["biggest_hour"] is not None:
         parts.append(f"peak hour {utc_hour(summary['biggest_hour'])} ({usd(summary['biggest_hour_amount'])})")
     return "; ".join(parts) + "."
 
 
-def daily_takeaway(summary: dict, days: list[dict]) -> str:
+def daily_takeaway(summary: dict, days: list[dict], words: PeriodWords = WEEK_WORDS) -> str:
     text = (f"Longs were {share(summary['long_share'])} of {usd(summary['total_amount'])}; "
             f"the biggest day was {utc_day(summary['biggest_day'])} "
             f"with {usd(summary['biggest_day_amount'])}")
     same_day = next((day for day in days if day["day"] == summary["biggest_day"]), None)
     if same_day and same_day["previous_total_amount"] is not None:
-        text += f" (vs {usd(same_day['previous_total_amount'])} the same day a week earlier)"
+        text += f" (vs {usd(same_day['previous_total_amount'])}, {words.same_day.lower()})"
     return text + "."
 
 
@@ -149,19 +160,19 @@ def hourly_takeaway(timeline: list[dict], spikes: list[dict]) -> str:
     return text + "."
 
 
-def exchange_takeaway(exchanges: list[dict]) -> str:
+def exchange_takeaway(exchanges: list[dict], words: PeriodWords = WEEK_WORDS) -> str:
     active = [row for row in exchanges if row["total_amount"] > 0]
     if not active:
-        return "No exchange reported liquidations this week."
+        return f"No exchange reported liquidations {words.this}."
     leader = active[0]
-    text = f"{exchange_name(leader['exchange'])} carried {share(leader['share'])} of the week"
+    text = f"{exchange_name(leader['exchange'])} carried {share(leader['share'])} of {words.this}"
     new = [row["exchange"] for row in exchanges if row["status"] == "new"]
     absent = [row for row in exchanges if row["status"] == "absent"]
     if new:
-        text += f"; new this week: {', '.join(new)}"
+        text += f"; new {words.this}: {', '.join(new)}"
     if absent:
-        text += "; absent this week: " + ", ".join(
-            f"{row['exchange']} ({usd(row['previous_total_amount'])} last week)" for row in absent)
+        text += f"; absent {words.this}: " + ", ".join(
+            f"{row['exchange']} ({usd(row['previous_total_amount'])} {words.last})" for row in absent)
     return text + "."
 
 
@@ -177,9 +188,9 @@ def cumulative_takeaway(timeline: list[dict]) -> str:
             f"{longs_led} of {len(covered)} covered hours.")
 
 
-def exchange_day_takeaway(exchange_days: list[dict]) -> str:
+def exchange_day_takeaway(exchange_days: list[dict], words: PeriodWords = WEEK_WORDS) -> str:
     if not exchange_days:
-        return "No exchange reported liquidations this week."
+        return f"No exchange reported liquidations {words.this}."
     by_day: dict = {}
     own_peak: dict = {}
     for row in exchange_days:
@@ -218,12 +229,12 @@ def ratio_takeaway(days: list[dict]) -> str:
             f"{usd(largest['average_size'])} on {largest['day']:%a}.")
 
 
-def trend_takeaway(summary: dict, trend: list[dict]) -> str:
+def trend_takeaway(summary: dict, trend: list[dict], words: PeriodWords = WEEK_WORDS) -> str:
     covered = [row for row in trend if row["hours_covered"] and not row["is_partial"]]
-    text = (f"This week: {usd(summary['total_amount'])}, "
-            f"{change(summary['change_vs_last_week'])} vs last week and "
-            f"{change(summary['change_vs_4w_avg'])} vs the 4-week average")
-    if len(covered) >= 3:
+    text = (f"{words.this.capitalize()}: {usd(summary['total_amount'])}, "
+            f"{change(summary['change_vs_last_week'])} vs {words.last} and "
+            f"{change(summary['change_vs_4w_avg'])} vs {words.average}")
+    if words is WEEK_WORDS and len(covered) >= 3:  # ranking a 3-day range among weeks would mislead
         earlier = [row for row in covered if not row["is_report_week"]]
         rank = 1 + sum(row["total_amount"] > summary["total_amount"] for row in earlier)
         text += f"; rank {rank} of the {len(covered)} fully covered weeks shown"
