@@ -7,7 +7,18 @@ from datetime import date, datetime
 import pytest
 
 from report.render.charts import STYLE
-from report.render.formatting import change, count, exchange_name, iso_z, share, usd, utc_day, utc_hour
+from report.render.formatting import (
+    WEEK_WORDS,
+    change,
+    count,
+    exchange_name,
+    iso_z,
+    period_words,
+    share,
+    usd,
+    utc_day,
+    utc_hour,
+)
 
 
 @pytest.mark.parametrize(("amount", "text"), [
@@ -35,3 +46,9 @@ def test_exchange_codes_get_display_names_and_one_stable_colour():
     assert STYLE.exchange_color("binc") == STYLE.exchange_color("binc") != STYLE.exchange_color("bbit")
     assert STYLE.exchange_color("zzzz") == STYLE.exchange_color("zzzz") in STYLE.fallback_colors
     assert STYLE.long != STYLE.short
+
+
+def test_a_week_is_called_a_week_and_other_ranges_by_their_length():
+    assert period_words(168) is WEEK_WORDS and WEEK_WORDS.last == "last week"
+    three_days = period_words(72)
+    assert (three_days.this, three_days.last) == ("this period", "the previous 72 h")

@@ -270,3 +270,15 @@ def test_hours_not_yet_fetched_are_missing_not_zero(tmp_path):
     assert "91 hours without data (hatched)" in hourly["takeaway"]
     page = text_of(html5lib.parse((folder / "report.html").read_text()))
     assert "77/168" in page and "no data (not zero)" in page
+
+
+def test_asset_never_fetched_gets_a_no_data_section_not_zeros_in_disguise(demo_report, tmp_path):
+    shutil.copyfile(demo_report.settings.warehouse_path, tmp_path / "warehouse.duckdb")
+    settings = demo_report.settings.with_(output_dir=tmp_path, assets=("btc", "never"))
+    folder = report_module.render_report(settings, WEEK, log=lambda line: None).parent
+    tree = html5lib.parse((folder / "report.html").read_text(encoding="utf-8"))
+    assert "No data for this asset in the warehouse" in text_of(section(tree, "never"))
+    assert "No data in the warehouse for: never." in text_of(tree)
+    never = json.loads((folder / "summary.json").read_text())["assets"][1]
+    assert never["asset"] == "never" and never["hours_covered"] == 0 and never["total_amount"] == 0
+    assert not (folder / "run_results.json").exists()  # none beside this warehouse: nothing invented
