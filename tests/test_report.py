@@ -10,11 +10,13 @@ import base64
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import struct
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -282,3 +284,16 @@ def test_asset_never_fetched_gets_a_no_data_section_not_zeros_in_disguise(demo_r
     never = json.loads((folder / "summary.json").read_text())["assets"][1]
     assert never["asset"] == "never" and never["hours_covered"] == 0 and never["total_amount"] == 0
     assert not (folder / "run_results.json").exists()  # none beside this warehouse: nothing invented
+
+
+def test_folders_left_by_a_killed_render_are_swept_once_stale(demo_report):
+    reports = demo_report.folder.parent
+    stale, fresh = reports / ".2025-W09.rendering-stale", reports / ".2025-W09.rendering-running"
+    for folder in (stale, fresh):
+        folder.mkdir()
+        (folder / "report.html").write_text("half")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    report_module.sweep_leftovers(demo_report.folder)
+    assert not stale.exists() and fresh.exists()
+    shutil.rmtree(fresh)

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ def render_report(settings: Settings, period: Period, *, pdf: bool = False, log:
 
     target = settings.reports_dir / period.label
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{period.label}.rendering-", dir=target.parent))
     try:
         files = write_report_folder(staging, settings, period, report_data, asset_sections, cross_chart,
@@ -236,6 +238,15 @@ def write_manifest(folder: Path, files: list[Path]) -> Path:
     path = folder / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def sweep_leftovers(target: Path, older_than_s: float = 3600) -> None:
+    """Remove half-built or retired folders a killed render left beside the target (not a running one's)."""
+    cutoff = time.time() - older_than_s
+    for pattern in (f".{target.name}.rendering-*", f".{target.name}.previous-*"):
+        for leftover in target.parent.glob(pattern):
+            if leftover.is_dir() and leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def swap_in(staging: Path, target: Path) -> None:
