@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from statistics import median
 
+from report.render.charts import SESSIONS
 from report.render.data import ReportData
 from report.render.formatting import (
     WEEK_WORDS,
@@ -212,8 +213,12 @@ def heatmap_takeaway(heat: list[dict]) -> str:
     if not total:
         return "No liquidations in the covered hours."
     hour = max(by_hour, key=by_hour.get)
+    sessions = {name: sum(by_hour.get(h, 0.0) for h in range(first, last)) for name, first, last in SESSIONS}
+    busiest = max(sessions, key=sessions.get)
+    first, last = next((first, last) for name, first, last in SESSIONS if name == busiest)
     return (f"The busiest hour of day was {hour:02d}:00–{hour + 1:02d}:00 UTC with {usd(by_hour[hour])} "
-            f"over the period ({share(by_hour[hour] / total)} of it).")
+            f"over the period ({share(by_hour[hour] / total)} of it); the {busiest} session "
+            f"({first:02d}–{last:02d} UTC) carried {share(sessions[busiest] / total)}.")
 
 
 def ratio_takeaway(days: list[dict]) -> str:
