@@ -6,10 +6,13 @@ report and the previous one stays readable until the new one is complete.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +32,7 @@ ENDPOINT = "/v2/data/liquidation.v1/token/{asset}"
 # (bench/render_scale.py: 41 charts 12.9 s → 9.9 s); below this many it costs more to start than it saves.
 PARALLEL_CHART_THRESHOLD = 12
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 Log = Callable[[str], None]
 
 
@@ -79,10 +83,20 @@ def is_demo(report_data: data.ReportData, settings: Settings) -> bool:
 
 def render_charts(specs: list[sections.ChartSpec]) -> list[bytes]:
     jobs = [(spec.kind, spec.args, spec.kwargs) for spec in specs]
-    if len(jobs) < PARALLEL_CHART_THRESHOLD or (os.cpu_count() or 1) < 2:
+    parallel = sys.platform.startswith("linux") and (os.cpu_count() or 1) >= 2
+    if len(jobs) < PARALLEL_CHART_THRESHOLD or not parallel:
         return [charts.render_png(*job) for job in jobs]
-    with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+    with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1), initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         return list(pool.map(charts.render_png, *zip(*jobs, strict=True), chunksize=4))
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """A killed render must not leave chart workers behind: orphans would hold its stderr pipe open and
+    block whoever waits for the run's output (a scheduler, the process-fault tests)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def write_report_folder(folder: Path, settings: Settings, period: Period, report_data: data.ReportData,
