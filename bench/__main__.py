@@ -68,14 +68,16 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def results_section(rows: list[dict], info: dict, started: datetime, seconds: float, command: str) -> str:
+def results_section(rows: list[dict], info: dict, started: datetime, seconds: float, command: str,
+                    sizes) -> str:
     return (f"Run {started:%Y-%m-%d %H:%M} UTC in {seconds / 60:.1f} min with `{command}` on {info['nproc']} "
             f"CPU(s) ({info['cpu']}), {info['memory_gb']} GB RAM, Python {info['python']}, DuckDB "
             f"{info['duckdb']}, pandas {info['pandas']} ({info['os']}); load average at the end "
             f"{' / '.join(f'{load:.1f}' for load in info['load_average'])} (1/5/15 min; other work on "
             "the machine slows both sides of a row alike, so trust ratios over absolute times).\n\n"
-            "Ratio: baseline ÷ liqreport (speed-up) for liqreport-vs-baseline rows; liqreport ÷ bound "
-            "for the rows against a bound.\n\n" + table(rows) + "\n")
+            f"CPU-bound sides (build, bare scan, render) ran {sizes.repeat}× each; the fastest run counts, "
+            "with the largest peak RSS seen. Ratio: baseline ÷ liqreport (speed-up) for liqreport-vs-"
+            "baseline rows; liqreport ÷ bound for the rows against a bound.\n\n" + table(rows) + "\n")
 
 
 def write_readme(section: str) -> None:
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     given = " ".join(argv if argv is not None else sys.argv[1:])
     command = "make bench" if not given else f"python -m bench {given}"
-    section = results_section(rows, info, started_at, seconds, command)
+    section = results_section(rows, info, started_at, seconds, command, sizes)
     if failures:
         section += "\nFailed scenarios:\n" + "".join(f"- {failure.splitlines()[0]}\n" for failure in failures)
     print(section)
