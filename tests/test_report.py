@@ -297,3 +297,26 @@ def test_folders_left_by_a_killed_render_are_swept_once_stale(demo_report):
     report_module.sweep_leftovers(demo_report.folder)
     assert not stale.exists() and fresh.exists()
     shutil.rmtree(fresh)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the chart pool runs on Linux only")
+def test_killed_render_leaves_no_chart_workers_behind(demo_report, tmp_path):
+    shutil.copyfile(demo_report.settings.warehouse_path, tmp_path / "warehouse.duckdb")
+    code = ("import sys; from pathlib import Path; from report.render.report import render_report; "
+            "from report.periods import iso_week; from report.settings import Settings; "
+            f"render_report(Settings(output_dir=Path(sys.argv[1]), assets={ASSETS!r}), iso_week('2025-W09'))")
+    with subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE) as process:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None and not children.read_text().split():
+            time.sleep(0.02)
+        workers = children.read_text().split()
+        assert workers, "the render finished before its chart pool started"
+        process.kill()
+        process.communicate(timeout=15)  # stderr reaches EOF only once no worker holds the pipe open
+    time.sleep(0.3)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+             and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+    assert alive == []
+    assert not (tmp_path / "reports" / "2025-W09").exists()  # nothing half-rendered was swapped in
