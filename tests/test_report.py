@@ -29,6 +29,8 @@ from report.errors import RenderError
 from report.fetch.fetcher import fetch_range
 from report.periods import iso_week
 from report.render import report as report_module
+from report.render import summary as summary_module
+from report.render.folder import sweep_leftovers
 from report.render.formatting import change, usd
 from report.settings import Settings
 from report.simulator import DEMO_API_KEY, running_simulator
@@ -235,7 +237,7 @@ def test_failed_render_keeps_the_previous_report_whole(demo_report, monkeypatch)
     def crash(*args, **kwargs):
         raise RuntimeError("disk full while writing the manifest")
 
-    monkeypatch.setattr(report_module, "write_manifest", crash)
+    monkeypatch.setattr(summary_module, "write_manifest", crash)
     with pytest.raises(RuntimeError):
         report_module.render_report(demo_report.settings, WEEK, log=lambda line: None)
     assert (demo_report.folder / "manifest.json").read_bytes() == before
@@ -294,7 +296,7 @@ def test_folders_left_by_a_killed_render_are_swept_once_stale(demo_report):
         (folder / "report.html").write_text("half")
     two_hours_ago = time.time() - 7200
     os.utime(stale, (two_hours_ago, two_hours_ago))
-    report_module.sweep_leftovers(demo_report.folder)
+    sweep_leftovers(demo_report.folder)
     assert not stale.exists() and fresh.exists()
     shutil.rmtree(fresh)
 

@@ -1,0 +1,57 @@
+"""The report folder appears whole or not at all: built beside its target, then swapped in by rename."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def staged(target: Path) -> Iterator[Path]:
+    """Yield an empty folder beside `target`; on success it replaces `target`, on any error it is removed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.rendering-", dir=target.parent))
+    try:
+        yield staging
+        swap_in(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Rename the old folder aside, the new one into place, then drop the old one.
+
+    Between the two renames a reader finds no folder rather than half of one; the old report survives a
+    crash there as `.<label>.previous-*`.
+    """
+    os.chmod(staging, 0o755)
+    retired = None
+    if target.exists():
+        stamp = f"{os.getpid()}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+        retired = target.with_name(f".{target.name}.previous-{stamp}")
+        os.replace(target, retired)
+    os.replace(staging, target)
+    descriptor = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def sweep_leftovers(target: Path, older_than_s: float = 3600) -> None:
+    """Remove half-built or retired folders a killed render left beside the target (not a running one's)."""
+    cutoff = time.time() - older_than_s
+    for pattern in (f".{target.name}.rendering-*", f".{target.name}.previous-*"):
+        for leftover in target.parent.glob(pattern):
+            if leftover.is_dir() and leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
