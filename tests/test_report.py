@@ -113,6 +113,13 @@ def test_report_headline_figures_equal_sums_of_the_landed_pages(demo_report):
     assert usd(grand_total) in text_of(overview)
     overall = f"vs last week {change(grand_total / previous_total - 1)} last week {usd(previous_total)}"
     assert overall in text_of(overview)
+    both: dict = {}
+    for asset in ("btc", "eth"):
+        for hour, row in landed_hours(landing, asset).items():
+            if WEEK.start <= hour < WEEK.end:
+                both[hour] = both.get(hour, 0.0) + row["total_amount"]
+    peak = max(both, key=both.get)
+    assert f"Biggest hour {usd(both[peak])} {peak:%a %d %b %Y %H}:00 UTC" in text_of(overview)
 
 
 def test_changes_biggest_day_and_biggest_hour_match_the_landed_pages(demo_report):

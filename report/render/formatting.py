@@ -77,16 +77,18 @@ class PeriodWords:
     last: str
     average: str
     same_day: str
+    average_short: str
 
 
-WEEK_WORDS = PeriodWords("this week", "last week", "the 4-week average", "Previous week, same day")
+WEEK_WORDS = PeriodWords("this week", "last week", "the 4-week average", "Previous week, same day",
+                         "4-wk avg")
 
 
 def period_words(hours: int) -> PeriodWords:
     if hours == 168:
         return WEEK_WORDS
     return PeriodWords("this period", f"the previous {hours} h", f"the average of the 4 previous {hours} h",
-                       f"{hours} h earlier")
+                       f"{hours} h earlier", "4-period avg")
 
 
 FILTERS = {

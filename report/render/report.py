@@ -167,7 +167,7 @@ def page_context(report: Report, pngs: list[bytes], report_summary: dict) -> dic
         "charts": chart_views,
         "cross_chart": chart_views[report.cross_chart.file] if report.cross_chart else None,
         "cross_rows": cross_rows,
-        "overall_change": overall_change(cross_rows, report.data),
+        "overview": overview_figures(report, cross_rows),
         "quality": [row for row in quality if row is not None],
         "missing_assets": [asset for asset, row in zip(assets, quality, strict=True) if row is None],
         "data_tests": report_summary["data_tests"],
@@ -178,14 +178,34 @@ def page_context(report: Report, pngs: list[bytes], report_summary: dict) -> dic
     }
 
 
-def overall_change(cross_rows: list[dict], report_data: data.ReportData) -> dict | None:
-    """All assets vs last week, only when every asset with liquidations has a fully covered last week."""
-    bases = [report_data.one("rpt_weekly_summary", row["asset"]) for row in cross_rows if row["total_amount"]]
-    if not bases or any(row["previous_total_amount"] is None for row in bases):
-        return None
-    previous = sum(row["previous_total_amount"] for row in bases)
-    current = sum(row["total_amount"] for row in bases)
-    return {"change": current / previous - 1 if previous else None, "previous_total_amount": previous}
+def overview_figures(report: Report, cross_rows: list[dict]) -> dict:
+    """The all-asset headline: changes only when every asset with liquidations has its base, peaks summed
+    over the assets shown."""
+    active = [report.data.one("rpt_weekly_summary", row["asset"])
+              for row in cross_rows if row["total_amount"]]
+    current = sum(row["total_amount"] for row in active)
+
+    def change_against(base_key: str) -> tuple[float | None, float | None]:
+        if not active or any(row[base_key] is None for row in active):
+            return None, None
+        base = sum(row[base_key] for row in active)
+        return (current / base - 1 if base else None), base
+
+    by_day: dict = {}
+    by_hour: dict = {}
+    for row in active:
+        for day in report.data.rows("rpt_daily_ratio", row["asset"]):
+            by_day[day["day"]] = by_day.get(day["day"], 0.0) + (day["total_amount"] or 0.0)
+        for hour in report.data.rows("rpt_hourly_timeline", row["asset"]):
+            by_hour[hour["hour"]] = by_hour.get(hour["hour"], 0.0) + (hour["total_amount"] or 0.0)
+    peak_day = max(by_day, key=by_day.get) if any(by_day.values()) else None
+    peak_hour = max(by_hour, key=by_hour.get) if any(by_hour.values()) else None
+    change_last, previous = change_against("previous_total_amount")
+    change_average, average = change_against("trailing_4w_average")
+    return {"change_vs_last": change_last, "previous_total_amount": previous,
+            "change_vs_average": change_average, "average_total_amount": average,
+            "biggest_day": peak_day, "biggest_day_amount": by_day.get(peak_day),
+            "biggest_hour": peak_hour, "biggest_hour_amount": by_hour.get(peak_hour)}
 
 
 def readable_time(iso: str | None) -> str:
