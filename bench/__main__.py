@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.scenarios import FULL, QUICK, RESULTS_DIR, SCENARIOS, quiet_simulator_acks
+from bench.scenarios import FULL, QUICK, RESULTS_DIR, SCENARIOS
 
 README = Path(__file__).resolve().parent / "README.md"
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
@@ -97,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}: choose from {', '.join(SCENARIOS)}")
-    quiet_simulator_acks()
     sizes = QUICK if args.quick else FULL
     work_dir = RESULTS_DIR / ("quick" if args.quick else "full")
     work_dir.mkdir(parents=True, exist_ok=True)

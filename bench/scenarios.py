@@ -70,18 +70,6 @@ def last_complete_week_label(now: datetime | None = None) -> str:
     return last_complete_week(now or datetime.now(UTC)).label
 
 
-def quiet_simulator_acks() -> None:
-    """Turn off Nagle's algorithm on the simulator's sockets, in this process.
-
-    The simulator writes headers and body separately, so with Nagle on, each response waits ~40 ms for the
-    client's delayed ACK: a loopback artefact that would count against whichever side makes more requests.
-    (Proposed as `disable_nagle_algorithm = True` on report/simulator/server.py's handler.)
-    """
-    from report.simulator import server
-
-    server._Handler.disable_nagle_algorithm = True
-
-
 def _stderr_log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -481,7 +469,6 @@ SCENARIOS = {"fetch": scenario_fetch, "build": scenario_build, "render": scenari
 
 def main(argv: list[str]) -> int:
     name, args = argv[0], json.loads(argv[1])
-    quiet_simulator_acks()
     result = SIDES[name](args)
     result.setdefault("peak_rss_mb", peak_rss_mb())
     # Worker processes (the renderer's chart pool) are not in VmHWM: report the largest one separately.
