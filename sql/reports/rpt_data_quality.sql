@@ -28,6 +28,7 @@ period_windows as (
     from landing_windows
     cross join report_window
     where landing_windows.is_current
+        and landing_windows."interval" = '1h'  -- the facts are hourly; other landings do not feed this report
         and landing_windows.start_time < report_window.report_end
         and landing_windows.end_time > report_window.report_start
 ),
