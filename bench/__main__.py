@@ -50,6 +50,10 @@ def _number(value, unit: str) -> str:
     return f"{value:g} {unit}"
 
 
+def _cpu(seconds) -> str:
+    return "" if seconds is None else f" <sub>(CPU {seconds:.1f} s)</sub>"
+
+
 def _mb(value) -> str:
     return "–" if value is None else f"{value:.0f} MB"
 
@@ -62,8 +66,10 @@ def table(rows: list[dict]) -> str:
         ratio = "–" if row["ratio"] is None else f"{row['ratio']:.2f}×"
         met = {True: "yes", False: "**no**", None: "–"}[row["met"]]
         scenario = row["scenario"] + (f" <br><sub>{row['notes']}</sub>" if row["notes"] else "")
-        lines.append(f"| {scenario} | {_number(row['liqreport'], row['unit'])} | "
-                     f"{_number(row['baseline'], row['unit'])} | {ratio} | {_mb(row['rss_liqreport_mb'])} | "
+        ours = _number(row["liqreport"], row["unit"]) + _cpu(row["cpu_liqreport_s"])
+        theirs = _number(row["baseline"], row["unit"]) + _cpu(row["cpu_baseline_s"])
+        lines.append(f"| {scenario} | {ours} | {theirs} | {ratio} | "
+                     f"{_mb(row['rss_liqreport_mb'])} | "
                      f"{_mb(row['rss_baseline_mb'])} | {row['target'] or '–'} | {met} |")
     return "\n".join(lines)
 

@@ -102,6 +102,27 @@ def best_of(repeat: int, name: str, args: dict) -> dict:
     return {**best, "peak_rss_mb": max(result["peak_rss_mb"] for result in results), "runs": len(results)}
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its finished worker processes."""
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+class Stopwatch:
+    """Wall seconds since start, and the CPU seconds spent meanwhile (others' work on the machine stretches
+    the first far more than the second, so the CPU time is reported beside it)."""
+
+    last: Stopwatch | None = None
+
+    def __init__(self):
+        self.wall, self.cpu_start, self.cpu = time.perf_counter(), cpu_seconds(), 0.0
+        Stopwatch.last = self
+
+    def seconds(self) -> float:
+        self.cpu = cpu_seconds() - self.cpu_start
+        return time.perf_counter() - self.wall
+
+
 SIDES: dict[str, Callable[[dict], dict]] = {}
 
 
@@ -134,9 +155,9 @@ def fetch_liqreport(args: dict) -> dict:
 
     settings = _settings(args)
     start, end = datetime.fromisoformat(args["start"]), datetime.fromisoformat(args["end"])
-    started = time.perf_counter()
+    started = Stopwatch()
     fetch_range(settings, start, end, refresh=False, log=_stderr_log)
-    return {"seconds": time.perf_counter() - started, "concurrency": settings.concurrency,
+    return {"seconds": started.seconds(), "concurrency": settings.concurrency,
             "max_requests_per_second": settings.max_requests_per_second}
 
 
@@ -145,9 +166,9 @@ def fetch_baseline(args: dict) -> dict:
     from bench.baseline import baseline_fetch
 
     start, end = datetime.fromisoformat(args["start"]), datetime.fromisoformat(args["end"])
-    started = time.perf_counter()
+    started = Stopwatch()
     rows = baseline_fetch(args["base_url"], BENCH_KEY, args["assets"], start, end)
-    return {"seconds": time.perf_counter() - started, "rows": len(rows)}
+    return {"seconds": started.seconds(), "rows": len(rows)}
 
 
 @side
@@ -162,9 +183,9 @@ def build_liqreport(args: dict) -> dict:
 
         profile = cProfile.Profile()
         profile.enable()
-    started = time.perf_counter()
+    started = Stopwatch()
     pipeline.build(settings, _period(args), log=_stderr_log)
-    seconds = time.perf_counter() - started
+    seconds = started.seconds()
     result = {"seconds": seconds, "peak_rss_mb": peak_rss_mb()}
     if profile is not None:
         profile.disable()
@@ -176,9 +197,9 @@ def build_liqreport(args: dict) -> dict:
 def build_baseline(args: dict) -> dict:
     from bench.baseline import baseline_build, compare_with_exports
 
-    started = time.perf_counter()
+    started = Stopwatch()
     frames = baseline_build(Path(args["landing_dir"]))
-    seconds = time.perf_counter() - started
+    seconds = started.seconds()
     rss = peak_rss_mb()
     problems = compare_with_exports(frames, Path(args["data_dir"])) if args.get("data_dir") else None
     return {"seconds": seconds, "peak_rss_mb": rss, "problems": problems,
@@ -191,10 +212,10 @@ def build_floor(args: dict) -> dict:
     import duckdb
 
     glob = f"{Path(args['landing_dir']).as_posix()}/liquidation_token/*/*/*/*/page-*.json"
-    started = time.perf_counter()
+    started = Stopwatch()
     with duckdb.connect() as connection:
         totals = connection.execute(FLOOR_SCAN, [glob]).fetchone()
-    return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(),
+    return {"seconds": started.seconds(), "peak_rss_mb": peak_rss_mb(),
             "hours": totals[0], "total_amount": totals[1], "exchange_rows": totals[2]}
 
 
@@ -202,9 +223,9 @@ def build_floor(args: dict) -> dict:
 def render_liqreport(args: dict) -> dict:
     from report import pipeline
 
-    started = time.perf_counter()
+    started = Stopwatch()
     path = pipeline.render(_settings(args), _period(args), log=_stderr_log)
-    seconds = time.perf_counter() - started
+    seconds = started.seconds()
     summary = json.loads((Path(path).parent / "summary.json").read_text())
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "charts": len(summary.get("charts", []))}
 
@@ -215,9 +236,9 @@ def render_baseline(args: dict) -> dict:
 
     frames = baseline_build(Path(args["landing_dir"]))
     period = _period(args)
-    started = time.perf_counter()
+    started = Stopwatch()
     charts = baseline_render(frames, period.start, period.end, Path(args["out_dir"]))
-    return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(), "charts": charts}
+    return {"seconds": started.seconds(), "peak_rss_mb": peak_rss_mb(), "charts": charts}
 
 
 @side
@@ -231,9 +252,9 @@ def run_liqreport(args: dict) -> dict:
         marks.append((time.perf_counter(), message))
 
     settings = _settings(args)
-    started = time.perf_counter()
+    started = Stopwatch()
     pipeline.run(settings, _period(args), log=log)
-    seconds = time.perf_counter() - started
+    seconds = started.seconds()
     steps, opened = {}, {}
     for moment, message in marks:
         # pipeline.run logs "[fetch] …" and "[fetch] done in 1.2s"; the stages' own "[fetch] …" lines differ.
@@ -243,7 +264,10 @@ def run_liqreport(args: dict) -> dict:
             opened[started_step[1]] = moment
         elif finished_step and finished_step[1] in opened:
             steps[finished_step[1]] = moment - opened[finished_step[1]]
-    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "steps": steps}
+    to_fetch = [re.search(r"(\d+) to fetch", message) for _, message in marks]
+    windows_to_fetch = sum(int(match[1]) for match in to_fetch if match)
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "steps": steps,
+            "windows_to_fetch": windows_to_fetch}
 
 
 @side
@@ -255,15 +279,15 @@ def run_baseline(args: dict) -> dict:
 
     period = _period(args)
     steps = {}
-    started = time.perf_counter()
+    started = Stopwatch()
     with running_simulator() as simulator:
         rows = baseline_fetch(simulator.base_url, BENCH_KEY, args["assets"],
                               period.start - timedelta(weeks=TRAILING_WEEKS), period.end)
-    steps["fetch"] = time.perf_counter() - started
+    steps["fetch"] = started.seconds()
     frames = baseline_build(rows)
-    steps["build"] = time.perf_counter() - started - steps["fetch"]
+    steps["build"] = started.seconds() - steps["fetch"]
     baseline_render(frames, period.start, period.end, Path(args["out_dir"]))
-    seconds = time.perf_counter() - started
+    seconds = started.seconds()
     steps["render"] = seconds - steps["fetch"] - steps["build"]
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "steps": steps}
 
@@ -307,12 +331,12 @@ SPEED_UP = object()  # the default ratio: baseline ÷ liqreport
 
 def row(scenario: str, liqreport: float | None, baseline: float | None, *, ratio=SPEED_UP,
         rss: tuple[float | None, float | None] = (None, None), target: str = "", met: bool | None = None,
-        unit: str = "s", notes: str = "") -> dict:
+        unit: str = "s", notes: str = "", cpu: tuple[float | None, float | None] = (None, None)) -> dict:
     if ratio is SPEED_UP:
         ratio = baseline / liqreport if liqreport and baseline else None
     return {"scenario": scenario, "liqreport": liqreport, "baseline": baseline, "ratio": ratio,
             "unit": unit, "rss_liqreport_mb": rss[0], "rss_baseline_mb": rss[1], "target": target,
-            "met": met, "notes": notes}
+            "met": met, "notes": notes, "cpu_liqreport_s": cpu[0], "cpu_baseline_s": cpu[1]}
 
 
 def scenario_fetch(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
@@ -392,10 +416,12 @@ def scenario_build(sizes: Sizes, work_dir: Path, log: Log, *, profile: bool = Fa
     rss = (ours["peak_rss_mb"], theirs["peak_rss_mb"])
     return [
         row(f"2. build {label}: models + tests vs pandas", ours["seconds"], theirs["seconds"], rss=rss,
+            cpu=(ours["cpu_s"], theirs["cpu_s"]),
             target="≥ 10× faster", met=theirs["seconds"] >= 10 * ours["seconds"],
             notes=f"baseline: {same}; slowest models/tests: {slowest}"),
         row("2. build vs DuckDB's bare scan of the same JSON", ours["seconds"], floor["seconds"],
             ratio=ours["seconds"] / floor["seconds"], rss=(ours["peak_rss_mb"], floor["peak_rss_mb"]),
+            cpu=(ours["cpu_s"], floor["cpu_s"]),
             target="≤ 3× the bare scan", met=ours["seconds"] <= 3 * floor["seconds"],
             notes=f"scan: {floor['hours']} hours, {floor['exchange_rows']} exchange rows"),
         row("2. build peak RSS", ours["peak_rss_mb"], theirs["peak_rss_mb"], unit="MB", ratio=None,
@@ -439,7 +465,7 @@ def scenario_render(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
     theirs = best_of(sizes.repeat, "render_baseline", baseline_args)
     log(f"render: liqreport {ours['seconds']:.1f}s, baseline {theirs['seconds']:.1f}s")
     return [row(f"3. render the report for {len(assets)} assets", ours["seconds"], theirs["seconds"],
-                rss=(ours["peak_rss_mb"], theirs["peak_rss_mb"]),
+                rss=(ours["peak_rss_mb"], theirs["peak_rss_mb"]), cpu=(ours["cpu_s"], theirs["cpu_s"]),
                 notes=f"charts: liqreport {ours['charts']}, baseline {theirs['charts']} "
                       f"(3 pyplot charts an asset + to_html; much less report){workers_note(ours)}")]
 
@@ -452,15 +478,23 @@ def scenario_run(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
     assets = list(sizes.run_assets or DEMO_ASSETS)
     output_dir = work_dir / "run"
     shutil.rmtree(output_dir, ignore_errors=True)
-    ours = run_side("run_liqreport", {"assets": assets, "output_dir": str(output_dir), "week": week})
+    args = {"assets": assets, "output_dir": str(output_dir), "week": week}
+    ours = run_side("run_liqreport", args)
+    warm = run_side("run_liqreport", args)
     theirs = run_side("run_baseline", {"assets": assets, "week": week,
                                        "out_dir": str(work_dir / "run-baseline")})
     log(f"run: liqreport {ours['seconds']:.1f}s {ours['steps']}, baseline {theirs['seconds']:.1f}s")
     rows = [row(f"4. weekly run on the demo, cold ({len(assets)} assets, {week} + 12 trailing weeks)",
                 ours["seconds"], theirs["seconds"], rss=(ours["peak_rss_mb"], theirs["peak_rss_mb"]),
-                notes=workers_note(ours).removeprefix("; "))]
+                cpu=(ours["cpu_s"], theirs["cpu_s"]), notes=workers_note(ours).removeprefix("; "))]
     for step in ("fetch", "build", "render"):
         rows.append(row(f"4. … {step} step", ours["steps"].get(step), theirs["steps"].get(step)))
+    rows.append(row("4. the same run again, warm (landed, warehouse built): windows fetched",
+                    warm["windows_to_fetch"], None, unit="windows", ratio=None,
+                    rss=(warm["peak_rss_mb"], None), target="0 (complete windows are settled)",
+                    met=warm["windows_to_fetch"] == 0,
+                    notes=f"warm run {warm['seconds']:.1f}s: " + ", ".join(
+                        f"{step} {seconds:.1f}s" for step, seconds in warm["steps"].items())))
     return rows
 
 
@@ -471,6 +505,7 @@ def main(argv: list[str]) -> int:
     name, args = argv[0], json.loads(argv[1])
     result = SIDES[name](args)
     result.setdefault("peak_rss_mb", peak_rss_mb())
+    result["cpu_s"] = Stopwatch.last.cpu if Stopwatch.last else None
     # Worker processes (the renderer's chart pool) are not in VmHWM: report the largest one separately.
     result["workers_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(result, default=str), flush=True)
