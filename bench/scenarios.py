@@ -403,6 +403,13 @@ def scenario_build(sizes: Sizes, work_dir: Path, log: Log, *, profile: bool = Fa
         args["profile"] = str(work_dir / "build_liqreport.prof")
     ours = best_of(sizes.repeat, "build_liqreport", args)
     log(f"build: liqreport {ours['seconds']:.1f}s")
+    if profile:
+        import io
+        import pstats
+
+        listing = io.StringIO()
+        pstats.Stats(args["profile"], stream=listing).sort_stats("cumulative").print_stats(15)
+        log(f"cProfile of liqreport's build (all of {args['profile']}):\n{listing.getvalue()}")
     floor = best_of(sizes.repeat, "build_floor", {"landing_dir": str(landing_dir)})
     log(f"build: bare scan {floor['seconds']:.1f}s")
     theirs = best_of(sizes.repeat, "build_baseline", {"landing_dir": str(landing_dir),
