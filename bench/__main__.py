@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -25,6 +26,17 @@ TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def code_version() -> str:
+    """The commit measured, and any uncommitted product files (the checkout is shared while people work)."""
+    root = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    status = subprocess.run(["git", "status", "--porcelain", "--", "report", "sql", "templates"], cwd=root,
+                            capture_output=True, text=True).stdout.splitlines()
+    dirty = [line[3:] for line in status if line[:2].strip()]
+    return f"commit {commit}" + (f" plus uncommitted changes to {', '.join(dirty)}" if dirty else "")
 
 
 def machine() -> dict:
@@ -76,7 +88,8 @@ def table(rows: list[dict]) -> str:
 
 def results_section(rows: list[dict], info: dict, started: datetime, seconds: float, command: str,
                     sizes) -> str:
-    return (f"Run {started:%Y-%m-%d %H:%M} UTC in {seconds / 60:.1f} min with `{command}` on {info['nproc']} "
+    return (f"Run {started:%Y-%m-%d %H:%M} UTC on {info['code']}, in {seconds / 60:.1f} min with `{command}` "
+            f"on {info['nproc']} "
             f"CPU(s) ({info['cpu']}), {info['memory_gb']} GB RAM, Python {info['python']}, DuckDB "
             f"{info['duckdb']}, pandas {info['pandas']} ({info['os']}); load average at the end "
             f"{' / '.join(f'{load:.1f}' for load in info['load_average'])} (1/5/15 min; other work on "
@@ -107,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = RESULTS_DIR / ("quick" if args.quick else "full")
     work_dir.mkdir(parents=True, exist_ok=True)
 
+    code = code_version()  # before the run: what was measured
     started_at, started = datetime.now(UTC), time.perf_counter()
     rows: list[dict] = []
     failures = []
@@ -123,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"scenario {name} FAILED: {exc}")
         _log(f"== {name} took {time.perf_counter() - scenario_started:.0f}s ==")
     seconds = time.perf_counter() - started
-    info = machine()
+    info = {**machine(), "code": code}
     given = " ".join(argv if argv is not None else sys.argv[1:])
     command = "make bench" if not given else f"python -m bench {given}"
     section = results_section(rows, info, started_at, seconds, command, sizes)
