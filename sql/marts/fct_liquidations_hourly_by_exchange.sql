@@ -34,7 +34,6 @@ final as (
         on hourly_by_exchange.asset = calendar.asset
         and hourly_by_exchange.exchange = calendar.exchange
         and hourly_by_exchange.interval_start = calendar.hour
-    order by calendar.asset, calendar.exchange, calendar.hour
 )
 
 select * from final

@@ -9,7 +9,8 @@ hourly_by_exchange as (select * from {{ ref('fct_liquidations_hourly_by_exchange
 
 landing_windows as (select * from {{ ref('stg_landing_windows') }}),
 
-pages as (select * from {{ ref('stg_liquidation_pages') }}),
+-- the typed rows, not stg_liquidation_pages: that view parses every landed page's JSON again
+landed_rows as (select * from {{ ref('stg_liquidation_rows') }}),
 
 coverage as (
     select
@@ -40,6 +41,7 @@ window_provenance as (
         sum(page_count) as pages,
         sum(row_count) as rows_landed,
         max(fetched_at) as data_as_of,
+        max(answer_time) as newest_manifest_answer_time,
         bool_or(source = 'simulator') as uses_simulator,
         string_agg(distinct source, ', ' order by source) as sources
     from period_windows
@@ -47,12 +49,13 @@ window_provenance as (
 ),
 
 page_answer_times as (
-    select pages.asset, max(pages.answer_time) as newest_answer_time
-    from pages
+    select landed_rows.asset, max(landed_rows.answer_time) as newest_answer_time
+    from landed_rows
     inner join period_windows
-        on period_windows.asset = pages.asset
-        and period_windows.fetch_id = pages.fetch_id
-    group by pages.asset
+        on period_windows.asset = landed_rows.asset
+        and period_windows."window" = landed_rows."window"
+        and period_windows.fetch_id = landed_rows.fetch_id
+    group by landed_rows.asset
 ),
 
 exchange_sums as (
@@ -95,7 +98,9 @@ final as (
         coalesce(window_provenance.pages, 0) as pages,
         coalesce(window_provenance.rows_landed, 0) as rows_landed,
         window_provenance.data_as_of,
-        page_answer_times.newest_answer_time,
+        -- a page with no rows has no answer_time in the rows; its manifest still has one
+        greatest(page_answer_times.newest_answer_time, window_provenance.newest_manifest_answer_time)
+            as newest_answer_time,
         coalesce(window_provenance.uses_simulator, false) as uses_simulator,
         window_provenance.sources,
         coalesce(reconciliation.hours_reconciled, 0) as hours_reconciled,

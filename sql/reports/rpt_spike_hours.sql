@@ -14,7 +14,9 @@ hourly as (
 log_hours as (
     select asset, hour, total_amount, long_amount, short_amount, ln(1 + total_amount) as log_amount
     from hourly
-    where hour < (select report_end from report_window)
+    -- only the report period and its 28-day baseline: a rolling median over years of hours costs seconds
+    where hour >= (select report_start - interval 28 day from report_window)
+        and hour < (select report_end from report_window)
 ),
 
 baselines as (

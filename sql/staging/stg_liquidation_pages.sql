@@ -18,7 +18,7 @@ landed_pages as (
         format = 'unstructured',
         filename = true,
         hive_partitioning = false,
-        maximum_object_size = 268435456,
+        maximum_object_size = 33554432,
         columns = {answer_time: 'varchar', data: '{{ row_type }}[]'}
     )
 {%- else %}
