@@ -61,12 +61,12 @@ def _add_period_flags(parser: argparse.ArgumentParser) -> None:
 def _add_fetch_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("fetching")
     group.add_argument("--refresh", action="store_true", help="re-fetch windows already landed")
-    group.add_argument("--concurrency", type=int, help="windows fetched at once (default 4)")
+    group.add_argument("--concurrency", type=int, help="windows fetched at once (default 8)")
     group.add_argument(
         "--max-rps",
         dest="max_requests_per_second",
         type=float,
-        help="client-side request-rate limit in requests/s (default 20)",
+        help="client-side request-rate limit in requests/s (default 50)",
     )
     group.add_argument(
         "--page-size", dest="page_size", type=int, help="rows per page, 1..1000 (default 1000)"

@@ -52,7 +52,10 @@ def source(settings: Settings, log: Log) -> Iterator[Settings]:
 
     with running_simulator() as simulator:
         log(f"No KAIKO_API_KEY: using the built-in simulator at {simulator.base_url} — DEMO DATA.")
-        yield settings.with_(base_url=simulator.base_url, api_key=DEMO_API_KEY)
+        # The rate limit protects Kaiko's quota; our own in-process simulator has none to protect.
+        yield settings.with_(
+            base_url=simulator.base_url, api_key=DEMO_API_KEY, max_requests_per_second=1000.0
+        )
 
 
 def model_variables(settings: Settings, period: Period) -> dict:

@@ -159,10 +159,11 @@ def hourly_timeline(rows: list[dict], asset: str, spike_hours: tuple = ()) -> Fi
         return figure
     start = rows[0]["hour"]
     offsets = [(row["hour"] - start) / timedelta(hours=1) for row in rows]
-    ax.bar(offsets, [row["short_amount"] or 0 for row in rows], width=1.0, color=STYLE.short,
-           align="edge", label="Short")
-    ax.bar(offsets, [-(row["long_amount"] or 0) for row in rows], width=1.0, color=STYLE.long,
-           align="edge", label="Long")
+    # rpt_hourly_timeline has a row for every hour of the period, so filled stairs draw the same picture as
+    # 168 one-hour bars at less than half the cost (a Rectangle per bar is what makes bar() slow).
+    edges = [*offsets, offsets[-1] + 1]
+    ax.stairs([row["short_amount"] or 0 for row in rows], edges, fill=True, color=STYLE.short, label="Short")
+    ax.stairs([-(row["long_amount"] or 0) for row in rows], edges, fill=True, color=STYLE.long, label="Long")
     missing = [offset for offset, row in zip(offsets, rows, strict=True) if not row["is_covered"]]
     for offset in missing:
         ax.axvspan(offset, offset + 1, facecolor="#EEEEEE", edgecolor=STYLE.missing, hatch="////",
