@@ -6,13 +6,12 @@ Delivery knows the report only through `summary.json` and the files beside it, n
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from report.errors import DeliveryError
+from report.files import write_atomically
 from report.settings import TEMPLATES_DIR
 
 SUMMARY_FILE = "summary.json"
@@ -46,27 +45,6 @@ def artifact_path(report_dir: Path, relative: str) -> Path:
             "re-run `liqreport render` for that period."
         )
     return path
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename, fsync the folder: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

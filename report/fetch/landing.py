@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import shutil
 import threading
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from report.fetch.client import ENDPOINT, Page
 from report.fetch.windows import FetchWindow
+from report.files import fsync_dir, write_atomically
 
 TABLE = "liquidation_token"
 MANIFEST = "_manifest.json"
@@ -55,25 +55,6 @@ def utc_now_z() -> str:
 
 def page_name(number: int) -> str:
     return f"page-{number:05d}.json"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over the target, fsync the folder."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def page_problem(body) -> str | None:
@@ -196,7 +177,7 @@ class FetchFolder:
 
     def land(self, page: Page) -> dict:
         name = page_name(page.number)
-        write_atomic(self.path / name, page.raw)
+        write_atomically(self.path / name, page.raw)
         entry = {"file": name, "sha256": hashlib.sha256(page.raw).hexdigest(), "bytes": len(page.raw),
                  "rows": page.rows, "answer_time": page.answer_time}
         self.pages.append(entry)
@@ -206,8 +187,8 @@ class FetchFolder:
         folder = self.landing_dir / "_quarantine" / self.window.asset / self.window.label
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{self.fetch_id}-{page_name(number)}"
-        write_atomic(target, raw)
-        write_atomic(target.with_suffix(".reason.txt"),
+        write_atomically(target, raw)
+        write_atomically(target.with_suffix(".reason.txt"),
                      f"{reason}\nasset={self.window.asset} window={self.window.label} "
                      f"range={self.window.start_time}..{self.window.end_time} page={number}\n".encode())
         return target
@@ -232,5 +213,5 @@ class FetchFolder:
             "row_count": sum(entry["rows"] for entry in self.pages),
             "pages": self.pages,
         }
-        write_atomic(self.path / MANIFEST, json.dumps(manifest, indent=2).encode())
+        write_atomically(self.path / MANIFEST, json.dumps(manifest, indent=2).encode())
         return manifest

@@ -24,6 +24,7 @@ import duckdb
 import jinja2
 
 from report.errors import ModelError
+from report.files import fsync_dir, write_atomically
 from report.models import datatests
 from report.models.console import progress_line
 
@@ -71,9 +72,7 @@ class RunResults:
             "summary": {"models": len(self.models), "tests": len(self.tests), "passed": self.passed,
                         "warned": self.warned, "failed": self.failed},
         }
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(json.dumps(document, indent=2, default=str) + "\n")
-        os.replace(temporary, path)
+        write_atomically(path, (json.dumps(document, indent=2, default=str) + "\n").encode())
 
 
 def relation(name: str) -> str:
@@ -233,11 +232,7 @@ def publish_atomically(building: Path, warehouse: Path) -> None:
     # A stale write-ahead log belongs to the old file: replayed into the new one it would corrupt it.
     remove_quietly(warehouse.with_name(warehouse.name + ".wal"))
     os.replace(building, warehouse)
-    directory = os.open(warehouse.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_dir(warehouse.parent)
 
 
 def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None = None,

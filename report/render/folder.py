@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from report.files import fsync_dir
+
 
 @contextlib.contextmanager
 def staged(target: Path) -> Iterator[Path]:
@@ -39,11 +41,7 @@ def swap_in(staging: Path, target: Path) -> None:
         retired = target.with_name(f".{target.name}.previous-{stamp}")
         os.replace(target, retired)
     os.replace(staging, target)
-    descriptor = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    fsync_dir(target.parent)
     if retired is not None:
         shutil.rmtree(retired, ignore_errors=True)
 
