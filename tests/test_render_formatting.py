@@ -6,8 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from report.render.charts import STYLE
-from report.render.formatting import (
+from report.formatting import (
     WEEK_WORDS,
     change,
     count,
@@ -19,6 +18,7 @@ from report.render.formatting import (
     utc_day,
     utc_hour,
 )
+from report.render.charts import STYLE
 
 
 @pytest.mark.parametrize(("amount", "text"), [

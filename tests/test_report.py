@@ -27,11 +27,11 @@ import pytest
 from report import pipeline
 from report.errors import RenderError
 from report.fetch.fetcher import fetch_range
+from report.formatting import change, usd
 from report.periods import iso_week
 from report.render import report as report_module
 from report.render import summary as summary_module
 from report.render.folder import sweep_leftovers
-from report.render.formatting import change, usd
 from report.settings import Settings
 from report.simulator import DEMO_API_KEY, running_simulator
 

@@ -15,14 +15,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from report.deliver.report_folder import (
-    artifact_path,
-    format_usd,
-    load_summary,
-    template_environment,
-    write_atomically,
-)
+from report.deliver.report_folder import artifact_path, load_summary, template_environment
 from report.errors import DeliveryError
+from report.files import write_atomically
+from report.formatting import usd
 from report.settings import Settings, SmtpSettings
 
 Log = Callable[[str], None]
@@ -143,7 +139,7 @@ def display_width(png: bytes) -> int:
 
 
 def subject(summary: dict) -> str:
-    figures = [f"{printable(entry['asset']).upper()} {format_usd(entry.get('total_amount'))}"
+    figures = [f"{printable(entry['asset']).upper()} {usd(entry.get('total_amount'))}"
                for entry in summary["assets"]]
     if len(figures) > SUBJECT_ASSETS:
         figures = figures[:SUBJECT_ASSETS] + [f"+{len(figures) - SUBJECT_ASSETS} more"]

@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from report.errors import DeliveryError
 from report.files import write_atomically
+from report.formatting import change, share, usd
 from report.settings import TEMPLATES_DIR
 
 SUMMARY_FILE = "summary.json"
@@ -55,30 +56,8 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def format_usd(amount: float | None) -> str:
-    """$12.3M, $640M, $1.2B: three significant figures at most, as people quote liquidations."""
-    if amount is None:
-        return "n/a"
-    sign = "-" if amount < 0 else ""
-    value = float(f"{abs(amount):.3g}")  # round first, so 999.96M reads $1.0B and not $1000M
-    for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if value >= threshold:
-            scaled = value / threshold
-            return f"{sign}${scaled:.1f}{suffix}" if scaled < 100 else f"{sign}${scaled:.0f}{suffix}"
-    return f"{sign}${value:,.0f}"
-
-
-def format_change(change: float | None) -> str:
-    """A fraction as a signed percentage (0.184 → '+18.4 %'); 'n/a' when there is no base to compare with."""
-    if change is None:
-        return "n/a"
-    return f"{change * 100:+.1f} %"
-
-
-def format_share(share: float | None) -> str:
-    if share is None:
-        return "n/a"
-    return f"{share * 100:.0f} %"
+def format_share(fraction: float | None) -> str:
+    return share(fraction, digits=0)
 
 
 def template_environment() -> Environment:
@@ -91,5 +70,5 @@ def template_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(usd=format_usd, change=format_change, share=format_share)
+    environment.filters.update(usd=usd, change=change, share=format_share)
     return environment

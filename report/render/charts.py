@@ -22,7 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
-from report.render.formatting import WEEK_WORDS, PeriodWords, exchange_name, usd  # noqa: E402
+from report.formatting import WEEK_WORDS, PeriodWords, exchange_name, usd  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import base64
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from report.render.formatting import FILTERS
+from report.formatting import FILTERS
 from report.settings import TEMPLATES_DIR
 
 

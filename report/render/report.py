@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from report.errors import RenderError
+from report.formatting import PeriodWords, period_words
 from report.periods import Period
 from report.render import charts, data, sections, summary
 from report.render.folder import staged
-from report.render.formatting import PeriodWords, period_words
 from report.render.html import data_uri, render_page
 from report.settings import Settings
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from statistics import median
 
-from report.render.charts import SESSIONS
-from report.render.data import ReportData
-from report.render.formatting import (
+from report.formatting import (
     WEEK_WORDS,
     PeriodWords,
     change,
@@ -20,6 +18,8 @@ from report.render.formatting import (
     utc_day,
     utc_hour,
 )
+from report.render.charts import SESSIONS
+from report.render.data import ReportData
 
 
 @dataclass

@@ -7,9 +7,9 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from report.formatting import iso_z
 from report.periods import Period, isoformat_z
 from report.render.data import ReportData
-from report.render.formatting import iso_z
 from report.render.sections import ChartSpec
 from report.settings import Settings
 

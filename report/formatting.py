@@ -1,4 +1,6 @@
-"""Numbers and times for people: $12.3M, +18.4 %, 1,234 events, Tue 25 Feb 14:00 UTC."""
+"""Numbers and times for people: $12.3M, +18.4 %, 1,234 events, Tue 25 Feb 14:00 UTC.
+
+Shared by the report and the email, so the same figure reads the same in both."""
 
 from __future__ import annotations
 
@@ -32,10 +34,11 @@ def change(fraction: float | None) -> str:
     return f"{fraction * 100:+.1f} %"
 
 
-def share(fraction: float | None) -> str:
+def share(fraction: float | None, digits: int = 1) -> str:
+    """0.494 → '49.4 %' (digits=0: '49 %', for the email's shorter lines)."""
     if fraction is None:
         return "n/a"
-    return f"{fraction * 100:.1f} %"
+    return f"{fraction * 100:.{digits}f} %"
 
 
 def count(number: int | None) -> str:
