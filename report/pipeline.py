@@ -63,6 +63,7 @@ def model_variables(settings: Settings, period: Period) -> dict:
         "landing_path": settings.landing_dir.resolve().as_posix(),
         "report_start": period.start.strftime("%Y-%m-%d %H:%M:%S"),
         "report_end": period.end.strftime("%Y-%m-%d %H:%M:%S"),
+        "assets": ",".join(settings.assets),  # validated codes: safe inside a SQL string literal
     }
 
 

@@ -1,5 +1,6 @@
 -- every hour of the report period [report_start, report_end) lies in a complete window, for every asset
--- landed; a warning, because the report shows gaps as missing rather than failing
+-- landed and every asset the report asks for (var 'assets': one that was never landed is all gap);
+-- a warning, because the report shows gaps as missing rather than failing
 {{ config(severity='warn') }}
 
 with covered_hours as (select * from {{ ref('int_covered_hours') }}),
@@ -7,6 +8,8 @@ with covered_hours as (select * from {{ ref('int_covered_hours') }}),
 landed_assets as (
     select distinct asset
     from covered_hours
+    union
+    select unnest(string_split(nullif('{{ var("assets", "") }}', ''), ',')) as asset
 ),
 
 period_hours as (
