@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting, so errors stay one line."""
 
     def error(self, message):
-        raise ConfigError(f"{message} (see `liqreport {self.prog.split()[-1]} --help`).")
+        raise ConfigError(f"{message} (see `{self.prog} --help`).")
 
 
 def _log(message: str) -> None:
@@ -186,7 +186,11 @@ def settings_from_args(args: argparse.Namespace, environ=None):
         "page_size",
     )
     flags = {name: getattr(args, name, None) for name in names}
-    return resolve(flags, dict(os.environ if environ is None else environ), getattr(args, "config", None))
+    config = getattr(args, "config", None)
+    # ./liqreport.toml is optional; a file named with --config must exist
+    return resolve(
+        flags, dict(os.environ if environ is None else environ), config, config_required=config is not None
+    )
 
 
 def period_from_args(args: argparse.Namespace, now: datetime | None = None):

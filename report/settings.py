@@ -136,8 +136,10 @@ def _positive(name: str, value, kind=int):
     return number
 
 
-def load_config_file(path: Path) -> dict:
+def load_config_file(path: Path, *, required: bool = False) -> dict:
     if not path.exists():
+        if required:
+            raise ConfigError(f"config file {path} does not exist: check --config.")
         return {}
     try:
         data = tomllib.loads(path.read_text())
@@ -152,9 +154,11 @@ def load_config_file(path: Path) -> dict:
     return data
 
 
-def resolve(flags: dict, environ: dict, config_path: Path | None = None) -> Settings:
+def resolve(
+    flags: dict, environ: dict, config_path: Path | None = None, *, config_required: bool = False
+) -> Settings:
     """Merge flags > environment > liqreport.toml > defaults into one validated Settings."""
-    file_values = load_config_file(config_path or Path(CONFIG_FILE))
+    file_values = load_config_file(config_path or Path(CONFIG_FILE), required=config_required)
     env_values = {
         "api_key": environ.get("KAIKO_API_KEY") or None,
         "region": environ.get("KAIKO_REGION") or None,
