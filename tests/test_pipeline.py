@@ -21,3 +21,24 @@ def test_an_asset_asked_for_but_never_landed_is_a_coverage_warning_not_a_silent_
     assert coverage["severity"] == "warn"
     assert coverage["status"] == "warn"
     assert coverage["failures"] == week.hours  # every hour of eth's week, none of btc's
+
+
+def test_pages_from_another_source_are_fetched_again_not_reused(tmp_path):
+    """Demo pages must never stand in for Kaiko's (nor Kaiko's for the demo's), however settled."""
+    week = iso_week("2025-W20")
+    with running_simulator() as sim:
+        settings = Settings(api_key="k", base_url=sim.base_url, assets=("btc",), output_dir=tmp_path)
+        first = pipeline.fetch(settings, week, log=lambda _: None)
+        assert first.windows_fetched == first.windows_planned > 0
+        manifests = list((tmp_path / "landing").rglob("_manifest.json"))
+        for path in manifests:  # as if these windows had been landed from Kaiko itself
+            manifest = json.loads(path.read_text())
+            assert manifest["source"] == "simulator"
+            path.write_text(json.dumps({**manifest, "source": "kaiko"}))
+        before = sim.request_count
+        again = pipeline.fetch(settings, week, log=lambda _: None)
+        assert again.windows_skipped == 0
+        assert again.windows_fetched == first.windows_planned
+        assert sim.request_count > before
+        settled = pipeline.fetch(settings, week, log=lambda _: None)
+        assert settled.windows_skipped == first.windows_planned

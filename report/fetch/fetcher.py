@@ -74,8 +74,9 @@ def fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh: 
     check_request_inputs(settings)
     now = as_utc(now or datetime.now(UTC))
     windows = plan_windows(settings.assets, settings.interval, start, end, now)
+    source = source_of(settings)
     pending = [w for w in windows if refresh or not is_landed_and_settled(
-        w, LandingWindow(settings.landing_dir, w).newest_complete(), now, settings.settle_hours)]
+        w, LandingWindow(settings.landing_dir, w).newest_complete(), now, settings.settle_hours, source)]
     summary = FetchSummary(windows_planned=len(windows), windows_skipped=len(windows) - len(pending))
     log(f"[fetch] {len(windows)} windows ({', '.join(settings.assets)}, {settings.interval}): "
         f"{summary.windows_skipped} already landed and settled, {len(pending)} to fetch")
@@ -84,7 +85,7 @@ def fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh: 
     session = session or build_session(settings, limiter)
     client = KaikoClient(settings, session, limiter)
     try:
-        failures = run_windows(client, settings.landing_dir, pending, summary, source_of(settings), log)
+        failures = run_windows(client, settings.landing_dir, pending, summary, source, log)
     finally:
         if own_session:
             session.close()
