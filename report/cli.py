@@ -210,6 +210,20 @@ def period_from_args(args: argparse.Namespace, now: datetime | None = None):
     return periods.last_complete_week(now or datetime.now(UTC))
 
 
+def check_report_inputs(settings, period, now: datetime) -> None:
+    """A report needs hourly data and a period that is over; refuse anything else before any work."""
+    if settings.interval != "1h":
+        raise ConfigError(
+            f"the report is built from hourly data; --interval {settings.interval} can be landed with "
+            '`liqreport fetch` but not reported: drop --interval (or set interval = "1h").'
+        )
+    if period.end > now:
+        raise ConfigError(
+            f"{period.label} is not over yet (it ends {period.end:%Y-%m-%d %H:%M} UTC): a partial period "
+            "would be compared with whole ones; pick an earlier --week or an --end in the past."
+        )
+
+
 def dispatch(args: argparse.Namespace) -> int:
     from report import pipeline
 
@@ -224,6 +238,8 @@ def dispatch(args: argparse.Namespace) -> int:
         pipeline.publish(settings, log=_log)
         return 0
     period = period_from_args(args)
+    if args.command in ("run", "build", "render"):
+        check_report_inputs(settings, period, datetime.now(UTC))
     if args.command == "run":
         pipeline.run(settings, period, refresh=args.refresh, pdf=args.pdf, send=args.send, log=_log)
     elif args.command == "fetch":

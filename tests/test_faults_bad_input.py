@@ -93,3 +93,21 @@ def test_page_size_over_the_api_maximum(simulator_env, capsys):
     assert code == 2
     assert_one_line_error(err, "page_size must be at most 1000")
     assert simulator_env.request_count == 0
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["run", "--week", "2099-W01"], "2099-W01 is not over yet"),
+        (["render", "--start", "2025-01-06", "--end", "2099-01-01"], "is not over yet"),
+        (["run", "--week", "2025-W20", "--interval", "4h"], "the report is built from hourly data"),
+        (["build", "--week", "2025-W20", "--interval", "1d"], "--interval 1d can be landed"),
+    ],
+    ids=["future week", "range ending in the future", "4h report", "1d build"],
+)
+def test_reports_need_a_finished_period_and_hourly_data(simulator_env, capsys, tmp_path, argv, fragment):
+    code, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert_one_line_error(err, fragment)
+    assert simulator_env.request_count == 0
+    assert not (tmp_path / "output").exists()
