@@ -42,3 +42,16 @@ def test_pages_from_another_source_are_fetched_again_not_reused(tmp_path):
         assert sim.request_count > before
         settled = pipeline.fetch(settings, week, log=lambda _: None)
         assert settled.windows_skipped == first.windows_planned
+
+
+def test_coverage_warning_names_only_the_assets_the_report_asks_for(tmp_path):
+    week = iso_week("2025-W20")
+    with running_simulator() as sim:
+        both = Settings(api_key="k", base_url=sim.base_url, assets=("btc", "eth"), output_dir=tmp_path)
+        pipeline.fetch(both, iso_week("2025-W19"), log=lambda _: None)  # lands through W19 only
+        pipeline.fetch(both.with_(assets=("btc",)), week, log=lambda _: None)
+    pipeline.build(both.with_(assets=("btc",)), week, log=lambda _: None)
+
+    results = json.loads((tmp_path / "run_results.json").read_text())
+    coverage = next(t for t in results["tests"] if t["name"] == "assert_report_period_covered")
+    assert coverage["status"] == "pass"  # eth lacks W20, but this report is about btc

@@ -1,15 +1,17 @@
 -- every hour of the report period [report_start, report_end) lies in a complete window, for every asset
--- landed and every asset the report asks for (var 'assets': one that was never landed is all gap);
+-- the report asks for (var 'assets': one that was never landed is all gap; without it, every asset landed);
 -- a warning, because the report shows gaps as missing rather than failing
 {{ config(severity='warn') }}
 
 with covered_hours as (select * from {{ ref('int_covered_hours') }}),
 
 landed_assets as (
+{%- if var("assets", "") %}
+    select unnest(string_split('{{ var("assets") }}', ',')) as asset
+{%- else %}
     select distinct asset
     from covered_hours
-    union
-    select unnest(string_split(nullif('{{ var("assets", "") }}', ''), ',')) as asset
+{%- endif %}
 ),
 
 period_hours as (
