@@ -336,18 +336,26 @@ def test_email_without_a_pdf_to_attach_says_so_and_sends_the_rest(tmp_path):
     assert any("render with --pdf" in line for line in lines)
 
 
-def test_email_cli_without_recipients_exits_non_zero(tmp_path, monkeypatch, capsys):
+def test_email_cli_send_without_recipients_exits_non_zero(tmp_path, monkeypatch, capsys):
     write_report_folder(tmp_path / "output" / "reports")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KAIKO_API_KEY", raising=False)
-    assert cli.main(["email", "--week", LABEL, "--output-dir", "output"]) == 1
+    assert cli.main(["email", "--week", LABEL, "--output-dir", "output", "--send"]) == 1
     assert capsys.readouterr().err.strip() == (
         "Error: no email recipients: pass --to risk@example.com or set email_to in liqreport.toml.")
 
 
-def test_email_without_recipients_says_how_to_fix(tmp_path, report_dir):
+def test_email_without_recipients_still_writes_the_eml_without_a_to_header(tmp_path, report_dir):
+    path = deliver(settings_for(tmp_path, 1, to=()), report_dir, log=lambda line: None)
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message["To"] is None
+    assert message["Subject"]
+    assert message.get_content_type() == "multipart/alternative"
+
+
+def test_sending_without_recipients_says_how_to_fix(tmp_path, report_dir):
     with pytest.raises(DeliveryError, match="--to .*email_to in liqreport.toml"):
-        deliver(settings_for(tmp_path, 1, to=()), report_dir, log=lambda line: None)
+        deliver(settings_for(tmp_path, 1, to=()), report_dir, send=True, log=lambda line: None)
 
 
 def test_email_for_a_period_not_rendered_says_to_render(tmp_path):

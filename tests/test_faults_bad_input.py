@@ -35,7 +35,9 @@ def assert_one_line_error(err: str, *fragments: str):
 CASES = {
     "unknown flag": (["fetch", "--bogus"], ["unrecognized arguments: --bogus", "(see `liqreport --help`)"]),
     "unknown command": (["frobnicate"], ["invalid choice", "(see `liqreport --help`)"]),
-    "bad flag value": (["fetch", "--concurrency", "many"], ["invalid int value", "(see `liqreport fetch --help`)"]),
+    "bad flag value": (
+        ["fetch", "--concurrency", "many"], ["invalid int value", "(see `liqreport fetch --help`)"]
+    ),
     "missing config file": (["fetch", "--config", "nope.toml"], ["config file nope.toml does not exist"]),
     "impossible date": (["fetch", "--start", "2025-02-30", "--end", "2025-03-03"], ["2025-02-30"]),
     "end before start": (["fetch", "--start", "2025-02-10", "--end", "2025-02-03"], ["not after"]),

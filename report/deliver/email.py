@@ -42,7 +42,8 @@ EXCHANGE_NAMES = {
 def deliver(settings: Settings, report_dir: Path, *, send: bool = False, attach_pdf: bool = False,
             log: Log = print) -> Path:
     """Build the email for one rendered period, write report_dir/report.eml, and send it when asked."""
-    if not settings.email_to:
+    # report.eml is always written (another system may send it); only sending needs recipients
+    if send and not settings.email_to:
         raise DeliveryError("no email recipients: pass --to risk@example.com "
                             "or set email_to in liqreport.toml.")
     summary = load_summary(report_dir)
@@ -96,7 +97,8 @@ def build_message(summary: dict, report_dir: Path, *, sender: str, recipients: t
     message = EmailMessage()
     message["Subject"] = subject(summary)
     message["From"] = sender
-    message["To"] = ", ".join(recipients)
+    if recipients:
+        message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(environment.get_template("email.txt").render(context))
