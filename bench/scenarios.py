@@ -140,6 +140,9 @@ def _settings(args: dict):
     for name in ("concurrency", "max_requests_per_second"):
         if args.get(name):
             values[name] = args[name]
+    # The landed bench sets are synthetic and start before the real endpoint's history (2025-01-08); the
+    # baseline counts every landed hour, so liqreport must too for the numbers to be compared.
+    values["history_start"] = datetime(2000, 1, 1)
     return Settings(**values)
 
 

@@ -64,6 +64,7 @@ def model_variables(settings: Settings, period: Period) -> dict:
         "report_start": period.start.strftime("%Y-%m-%d %H:%M:%S"),
         "report_end": period.end.strftime("%Y-%m-%d %H:%M:%S"),
         "assets": ",".join(settings.assets),  # validated codes: safe inside a SQL string literal
+        "history_start": settings.history_start.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
 

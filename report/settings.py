@@ -9,6 +9,7 @@ import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from report.errors import ConfigError
@@ -65,6 +66,9 @@ class Settings:
     no_demo: bool = False
     email_to: tuple[str, ...] = ()
     site_url: str | None = None  # where the published site lives, for links in the email
+    # The endpoint's history starts here (KAIKO_FACTS.md): earlier hours are "no coverage", never zero.
+    # Not a user setting; benchmarks over synthetic history move it.
+    history_start: datetime = datetime(2025, 1, 8)
     smtp: SmtpSettings = SmtpSettings()
 
     @property

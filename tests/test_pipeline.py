@@ -55,3 +55,19 @@ def test_coverage_warning_names_only_the_assets_the_report_asks_for(tmp_path):
     results = json.loads((tmp_path / "run_results.json").read_text())
     coverage = next(t for t in results["tests"] if t["name"] == "assert_report_period_covered")
     assert coverage["status"] == "pass"  # eth lacks W20, but this report is about btc
+
+
+def test_days_before_the_endpoints_history_are_missing_in_the_exports_not_zero(tmp_path):
+    import csv
+
+    week = iso_week("2025-W02")  # Mon 2025-01-06 .. Sun 2025-01-12; Kaiko's history starts Wed 2025-01-08
+    with running_simulator() as sim:
+        settings = Settings(api_key="k", base_url=sim.base_url, assets=("btc",), output_dir=tmp_path)
+        pipeline.fetch(settings, week, log=lambda _: None)
+    pipeline.build(settings, week, log=lambda _: None)
+
+    with open(tmp_path / "data" / "daily.csv", newline="") as handle:
+        days = {row["day"] for row in csv.DictReader(handle)}
+    assert "2025-01-06" not in days and "2025-01-07" not in days
+    assert {"2025-01-08", "2025-01-12"} <= days
+    assert min(days) == "2025-01-08"

@@ -14,7 +14,7 @@ final as (
         report_end,
         datediff('hour', report_start, report_end) as period_hours,
         report_start - (report_end - report_start) as previous_start,
-        timestamp '2025-01-08 00:00:00' as history_start
+        timestamp '{{ var("history_start", "2025-01-08 00:00:00") }}' as history_start
     from bounds
 )
 
