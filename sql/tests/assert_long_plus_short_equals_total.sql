@@ -1,17 +1,5 @@
 -- long + short = total: trades exactly, USD amounts to a relative 1e-9 (float noise), totals and per exchange
-with liquidations as (select * from {{ ref('stg_liquidations') }}),
-
-by_exchange as (select * from {{ ref('stg_liquidations_by_exchange') }}),
-
-measures as (
-    select 'stg_liquidations' as model, asset, interval_start, null as exchange,
-        total_trades, total_amount, long_trades, long_amount, short_trades, short_amount
-    from liquidations
-    union all
-    select 'stg_liquidations_by_exchange', asset, interval_start, exchange,
-        total_trades, total_amount, long_trades, long_amount, short_trades, short_amount
-    from by_exchange
-),
+with measures as (select * from {{ ref('int_liquidation_measures') }}),
 
 final as (
     select *
