@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,pdf,email,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,pdf,bench]'
 	touch $@
 
 # e.g. make report REPORT_FLAGS=--no-demo in the scheduled workflow

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from report.settings import PROJECT_ROOT
-
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "weekly-report.yml"
 
 
