@@ -11,7 +11,7 @@ from report.cli import build_parser, main
 
 
 def parser_commands() -> list[str]:
-    """Every command the parser knows, read from it: a command added later is tested without a list to edit."""
+    """Every command the parser knows, read from it: a command added later is tested with no list to edit."""
     actions = [action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)]
     assert len(actions) == 1
     return list(actions[0].choices)
@@ -34,7 +34,8 @@ def test_top_level_help_lists_every_command_with_its_summary(capsys):
         main(["--help"])
     text = capsys.readouterr().out
     for command in parser_commands():
-        assert re.search(rf"^    {command}\s+\S", text, re.MULTILINE), f"{command} is not listed with a summary"
+        listed = re.search(rf"^    {command}\s+\S", text, re.MULTILINE)
+        assert listed, f"{command} is not listed with a summary"
 
 
 def test_no_command_prints_usage_and_exits_2(capsys):
