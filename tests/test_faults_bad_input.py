@@ -52,7 +52,9 @@ CASES = {
     "bad interval": (["fetch", "--interval", "90m"], ["interval '90m'"]),
     "interval over a day": (["fetch", "--interval", "25h"], ["interval '25h'"]),
     "bad region": (["fetch", "--region", "asia"], ["us or eu"]),
-    "zero concurrency": (["fetch", "--concurrency", "0"], ["concurrency (--concurrency) must be from 1 to 64"]),
+    "zero concurrency": (
+        ["fetch", "--concurrency", "0"], ["concurrency (--concurrency) must be from 1 to 64"]
+    ),
 }
 
 

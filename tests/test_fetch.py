@@ -31,8 +31,8 @@ from report.fetch.ratelimit import TokenBucket
 from report.fetch.windows import plan_windows
 from report.simulator import running_simulator
 
-MANIFEST_KEYS = {"manifest_version", "source", "api_root", "endpoint", "asset", "interval", "window", "fetch_id",
-                 "start_time", "end_time", "request", "fetched_at", "completed_at", "answer_time",
+MANIFEST_KEYS = {"manifest_version", "source", "api_root", "endpoint", "asset", "interval", "window",
+                 "fetch_id", "start_time", "end_time", "request", "fetched_at", "completed_at", "answer_time",
                  "page_count", "row_count", "pages"}
 
 

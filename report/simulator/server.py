@@ -9,6 +9,7 @@ import math
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -167,6 +168,11 @@ class SimulatorServer(ThreadingHTTPServer):
         with self._lock:
             self._connections.add(request)
         super().process_request(request, client_address)
+
+    def handle_error(self, request, client_address):
+        """A client that hung up mid-answer (a killed fetch) is normal here, not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def shutdown_request(self, request):
         with self._lock:
