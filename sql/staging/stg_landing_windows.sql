@@ -1,6 +1,7 @@
 -- one row per complete fetch (a fetch folder with its _manifest.json), checked against the page files on disk.
 -- is_newest = the newest complete fetch of its asset × interval × window; is_current = is_newest and its
--- pages are on disk exactly as the manifest lists them (names and byte counts, nothing missing or extra).
+-- pages are on disk exactly as the manifest lists them (names and byte counts, nothing missing or extra)
+-- and its counts add up (page_count pages, row_count = the pages' rows).
 -- A window whose newest fetch disagrees with its manifest has no current fetch: it is missing coverage,
 -- never summed, and assert_landing_matches_manifests fails the build. Incomplete fetches have no manifest
 -- and never appear here.
@@ -59,6 +60,7 @@ page_matches as (
     select
         coalesce(listed_pages.fetch_path, page_files.fetch_path) as fetch_path,
         listed_pages.file is not null as is_listed,
+        listed_pages."rows" as rows_listed,
         page_files.page_file is not null as is_on_disk,
         listed_pages.bytes is not distinct from page_files.bytes as bytes_match
     from listed_pages
@@ -74,6 +76,7 @@ page_checks as (
     select
         fetch_path,
         count(*) filter (where is_listed) as pages_listed,
+        sum(rows_listed) as rows_listed,
         count(*) filter (where is_listed and is_on_disk and bytes_match) as pages_found,
         count(*) filter (where is_listed and not is_on_disk) as pages_missing,
         count(*) filter (where is_listed and is_on_disk and not bytes_match) as pages_resized,
@@ -101,6 +104,7 @@ renamed as (
         manifests.manifest_version,
         parse_dirpath(manifests.filename) as fetch_path,
         coalesce(page_checks.pages_listed, 0) as pages_listed,
+        coalesce(page_checks.rows_listed, 0) as rows_listed,
         coalesce(page_checks.pages_found, 0) as pages_found,
         coalesce(page_checks.pages_missing, 0) as pages_missing,
         coalesce(page_checks.pages_resized, 0) as pages_resized,
@@ -113,7 +117,7 @@ checked as (
     select
         *,
         pages_listed = page_count and pages_found = page_count and pages_unlisted = 0
-            and manifest_version is not null as pages_match_manifest,
+            and rows_listed = row_count and manifest_version is not null as pages_match_manifest,
         row_number() over (partition by asset, "interval", "window" order by fetch_id desc) = 1 as is_newest
     from renamed
 ),
