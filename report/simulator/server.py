@@ -44,6 +44,7 @@ class FaultPlan:
       forever (a server that never says "done").
     - "repeat": every page carries a fresh token, and each follow-up answers the first page again.
     - "outside": the rows are those of the week before the requested range.
+    `chain_assets` limits it to those assets (empty: all).
     """
 
     script: list[str] = field(default_factory=list)
@@ -52,6 +53,7 @@ class FaultPlan:
     retry_after_s: float = 1.0
     seed: int = 0
     chain: str = ""
+    chain_assets: tuple = ()
 
     def __post_init__(self):
         unknown = [kind for kind in (*self.script, *self.kinds) if not is_fault_kind(kind)]
@@ -258,7 +260,7 @@ class SimulatorServer(ThreadingHTTPServer):
     def _answer(self, asset: str, params: dict, request_time: datetime) -> dict:
         """One page; FaultPlan.chain bends the chain (see FaultPlan)."""
         source = self._source(asset)
-        chain = self.faults.chain
+        chain = self.faults.chain if asset in self.faults.chain_assets or not self.faults.chain_assets else ""
         token = params.get("continuation_token", "")
         past_the_end = False
         if chain in ("endless", "repeat") and token.startswith(ENDLESS_PREFIX):
