@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from report.simulator import api
+from report.simulator import api, prices
 from report.simulator.data import HOUR_S, hourly_block
 
 DATA_PATH = re.compile(r"^/v2/data/liquidation\.v1/token/([^/]+)$")
@@ -82,7 +82,7 @@ class SimulatorServer(ThreadingHTTPServer):
                  faults: FaultPlan | None = None,
                  timestamp_unit: str = "ns", data_start: datetime = datetime(2025, 1, 8, tzinfo=UTC),
                  revision: int = 0, empty_assets: Iterable[str] = frozenset(), api_key: str | None = None,
-                 now: datetime | None = None):
+                 now: datetime | None = None, price_options: prices.PriceOptions | None = None):
         super().__init__(("127.0.0.1", port), _Handler)
         self.seed = seed
         self.latency_s = latency_s
@@ -93,6 +93,7 @@ class SimulatorServer(ThreadingHTTPServer):
         self.empty_assets = frozenset(empty_assets)
         self.api_key = api_key
         self.now = None if now is None else _utc(now)
+        self.price_options = price_options if price_options is not None else prices.PriceOptions()
         self.request_log: list[dict] = []
         self._lock = threading.Lock()
         self._fault_rng = random.Random(self.faults.seed)
@@ -184,7 +185,8 @@ class SimulatorServer(ThreadingHTTPServer):
         if self.latency_s:
             time.sleep(self.latency_s)
         match = DATA_PATH.match(url.path)
-        if not match:
+        ohlcv = prices.OHLCV_PATH.match(url.path)
+        if not match and not ohlcv:
             return self._error(handler, url.path, params, 404, f"Not found: {url.path}")
         key = handler.headers.get("X-Api-Key", "")
         if not key or (self.api_key is not None and key != self.api_key):
@@ -207,14 +209,12 @@ class SimulatorServer(ThreadingHTTPServer):
         if fault == "garbage":
             self._record(url.path, params, 200)
             return self._send(handler, 200, b"<html><body>502 Bad Gateway (proxy)</body></html>")
-        asset = match.group(1)
         try:
-            source = self._source(asset)
-            if "continuation_token" in params:
-                query = api.decode_token(asset, params["continuation_token"], params)
+            if ohlcv:
+                envelope = prices.answer(self.price_options, self.seed, ohlcv.groups(), params, key,
+                                         self.base_url, request_time, self.now or request_time)
             else:
-                query = api.parse_first_call(asset, params, self.now or request_time, self.data_start)
-            envelope = api.answer(source, query, self.base_url, request_time)
+                envelope = self._liquidation_answer(match.group(1), params, request_time)
         except api.ApiError as exc:
             return self._error(handler, url.path, params, exc.status, exc.message)
         if fault == "nodata":
@@ -223,6 +223,14 @@ class SimulatorServer(ThreadingHTTPServer):
         self._record(url.path, params, 200)
         body = json.dumps(envelope).encode()
         return self._send(handler, 200, body, truncate=fault == "truncate")
+
+    def _liquidation_answer(self, asset: str, params: dict, request_time: datetime) -> dict:
+        source = self._source(asset)
+        if "continuation_token" in params:
+            query = api.decode_token(asset, params["continuation_token"], params)
+        else:
+            query = api.parse_first_call(asset, params, self.now or request_time, self.data_start)
+        return api.answer(source, query, self.base_url, request_time)
 
     def _error(self, handler, path, params, status, message, headers=None) -> None:
         self._record(path, params, status)
