@@ -163,7 +163,7 @@ def _end_state(seed: int, asset: str, index: int) -> tuple[float, float, float, 
 class MarketWeek(NamedTuple):
     """One ISO week of the market path, hour by hour (arrays of 168)."""
 
-    shocks: np.ndarray  # the hour's return in units of the long-run hourly volatility
+    shocks: np.ndarray  # the hour's return before any cascade's push, in long-run hourly volatilities
     variance: np.ndarray  # GARCH variance of the hour's return (long-run mean 1)
     cascade: np.ndarray  # liquidation-cascade level, a multiple of the normal intensity
     cascade_long_share: np.ndarray  # 0.92 for a cascade started by a drop (longs), 0.08 by a jump
