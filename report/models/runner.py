@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import jinja2
 
-from report.errors import ModelError
+from report.errors import ModelError, ReportError, storage_error
 from report.files import fsync_dir, write_atomically
 from report.models import datatests
 from report.models.console import progress_line
@@ -284,6 +284,8 @@ def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Pa
         if model.materialized == "table":
             return connection.execute(f"select count(*) from {relation(model.name)}").fetchone()[0]
     except duckdb.Error as exc:
+        if (full_disk := storage_error(exc)) is not None:
+            raise full_disk from None
         where = model.path.relative_to(sql_dir.parent) if model.path.is_relative_to(sql_dir.parent) \
             else model.path
         raise ModelError(f"model {model.name} ({where}) failed: {exc}") from None
@@ -343,11 +345,15 @@ def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None
                 build_models(connection, models, order, sql_dir, results, log)
                 datatests.run_tests(connection, tests, results, log)
                 connection.execute("checkpoint")
-        except BaseException:
+        except BaseException as exc:
             results.elapsed_s = time.perf_counter() - started
-            results.write(results_path)
             remove_quietly(building, building.with_name(building.name + ".wal"))
+            # The first error is the one to report: a full disk must not be masked by a second one here.
+            with contextlib.suppress(OSError, ReportError):
+                results.write(results_path)
             log(results.summary_line())
+            if (full_disk := storage_error(exc, building)) is not None:
+                raise full_disk from None
             raise
         publish_atomically(building, warehouse)
     results.elapsed_s = time.perf_counter() - started
