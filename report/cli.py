@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_period_flags(build)
     build.add_argument("--select", help="run this model and what it depends on")
     build.add_argument("--skip-tests", action="store_true", help="do not run the data tests")
+    build.add_argument("--full-refresh", action="store_true",
+                       help="rebuild incremental models from every landed page, as dbt's --full-refresh")
 
     test = command("test", "Run the data tests against the warehouse.", "liqreport test")
     _add_settings_flags(test)
@@ -268,7 +270,8 @@ def run_command(args: argparse.Namespace, settings, period) -> None:
     elif args.command == "fetch":
         pipeline.fetch(settings, period, refresh=args.refresh, log=_log)
     elif args.command == "build":
-        pipeline.build(settings, period, select=args.select, run_tests=not args.skip_tests, log=_log)
+        pipeline.build(settings, period, select=args.select, run_tests=not args.skip_tests,
+                       full_refresh=args.full_refresh, log=_log)
     elif args.command == "test":
         pipeline.test(settings, period, log=_log)
     elif args.command == "render":

@@ -86,7 +86,8 @@ def fetch(settings: Settings, period: Period, *, refresh: bool = False, log: Log
 
 
 def build(
-    settings: Settings, period: Period, *, select: str | None = None, run_tests: bool = True, log: Log = print
+    settings: Settings, period: Period, *, select: str | None = None, run_tests: bool = True,
+    full_refresh: bool = False, log: Log = print
 ):
     from report.models.exports import export
     from report.models.runner import build as build_models
@@ -98,6 +99,7 @@ def build(
             model_variables(settings, period),
             select=select,
             run_tests=run_tests,
+            full_refresh=full_refresh,
             log=log,
         )
         if select is None:

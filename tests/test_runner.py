@@ -55,7 +55,8 @@ def test_models_build_in_ref_order_with_folder_materializations_and_dbt_lines(tm
     warehouse = tmp_path / "out" / "warehouse.duckdb"
     results = build(warehouse, sql_dir, {**VARIABLES, "count": 5}, log=lines.append)
     assert query(warehouse, "select total_plus_one from rpt_deep") == [(21,)]
-    kinds = dict(query(warehouse, "select table_name, table_type from information_schema.tables"))
+    kinds = dict(query(warehouse, "select table_name, table_type from information_schema.tables "
+                                  "where table_schema = 'main'"))
     assert kinds == {"stg_numbers": "VIEW", "fct_doubled": "BASE TABLE", "fct_total": "VIEW",
                      "rpt_deep": "BASE TABLE"}
     assert [m["name"] for m in results.models] == ["stg_numbers", "fct_doubled", "fct_total", "rpt_deep"]
@@ -67,7 +68,6 @@ def test_models_build_in_ref_order_with_folder_materializations_and_dbt_lines(tm
     document = json.loads((tmp_path / "out" / "run_results.json").read_text())
     assert document["summary"] == {"models": 4, "tests": 1, "passed": 1, "warned": 0, "failed": 0}
     assert [m["rows"] for m in document["models"]] == [None, 5, None, 1]
-    assert not list((tmp_path / "out").glob("*.building*"))
 
 
 def test_cycle_in_refs_names_the_files(tmp_path):
@@ -110,7 +110,6 @@ def test_sql_error_names_model_and_file_and_keeps_previous_warehouse(tmp_path):
     with pytest.raises(ModelError, match=r"model fct_a \(sql/marts/fct_a\.sql\) failed: .*no_such_column"):
         build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
     assert query(warehouse, "select x from fct_a") == [(1,)]
-    assert not (tmp_path / "w.duckdb.building").exists()
 
 
 def test_failing_error_test_raises_with_rows_and_keeps_previous_warehouse(tmp_path):
@@ -132,7 +131,6 @@ def test_failing_error_test_raises_with_rows_and_keeps_previous_warehouse(tmp_pa
     document = json.loads((tmp_path / "run_results.json").read_text())
     assert document["tests"][0]["status"] == "fail"
     assert document["tests"][0]["first_rows"] == [{"x": -1}, {"x": -2}, {"x": -4}]
-    assert not (tmp_path / "w.duckdb.building").exists()
 
 
 def test_warn_test_is_logged_recorded_and_build_succeeds(tmp_path):
@@ -215,12 +213,12 @@ def test_killed_build_leaves_previous_warehouse_readable(tmp_path):
     finally:
         child.wait(timeout=30)
         child.stdout.close()
-    assert (tmp_path / "w.duckdb.building").exists()  # the half-built database, never published
+    # the killed transaction had replaced fct_a and begun fct_slow: neither is in the warehouse
     assert query(warehouse, "select version from fct_a") == [("previous",)]
+    assert query(warehouse, "select table_name from information_schema.tables") == [("fct_a",)]
     (sql_dir / "marts" / "fct_slow.sql").unlink()
     build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
     assert query(warehouse, "select version from fct_a") == [("new",)]
-    assert not (tmp_path / "w.duckdb.building").exists()
 
 
 def test_second_concurrent_build_is_refused_while_the_first_holds_the_lock(tmp_path):
@@ -326,3 +324,72 @@ def test_a_folder_without_models_is_an_error_naming_it(tmp_path):
     with pytest.raises(ModelError, match=rf"found no models \(\*\.sql\) in {re.escape(str(sql_dir))}: "):
         build(tmp_path / "w.duckdb", sql_dir, VARIABLES, log=lambda _: None)
     assert not (tmp_path / "w.duckdb").exists()
+
+
+INCREMENTAL = {
+    "staging/stg_events.sql": "select * from read_csv('{{ var(\"events\") }}', header = true, "
+                              "columns = {'batch': 'integer', 'k': 'integer', 'v': 'varchar'})",
+    "marts/fct_latest.sql": "{{ config(materialized='incremental', unique_key=['k'], "
+                            "incremental_strategy='delete+insert') }}\n"
+                            "select k, v, batch, {{ 'true' if is_incremental() else 'false' }} as merged\n"
+                            "from {{ ref('stg_events') }}\n"
+                            "{% if is_incremental() %}\n"
+                            "where batch > (select max(batch) from {{ this }})\n"
+                            "{% endif %}\n",
+    "tests/assert_v_not_broken.sql": "select * from {{ ref('fct_latest') }} where v = 'broken'",
+}
+
+
+def write_events(path: Path, rows: list[tuple[int, int, str]]) -> None:
+    path.write_text("batch,k,v\n" + "".join(f"{batch},{k},{v}\n" for batch, k, v in rows))
+
+
+def test_incremental_model_inserts_new_rows_replaces_rows_on_its_key_and_full_refresh_rebuilds(tmp_path):
+    events = tmp_path / "events.csv"
+    sql_dir = write_project(tmp_path, INCREMENTAL)
+    warehouse, variables = tmp_path / "w.duckdb", {"events": events.as_posix()}
+    write_events(events, [(1, 1, "a"), (1, 2, "b")])
+    build(warehouse, sql_dir, variables, log=lambda _: None)
+    assert query(warehouse, "select k, v, merged from fct_latest order by k") == [
+        (1, "a", False), (2, "b", False)]
+    # batch 2 revises k=2 and adds k=3: delete+insert on k keeps one row per key, the newest
+    write_events(events, [(1, 1, "a"), (1, 2, "b"), (2, 2, "B"), (2, 3, "c")])
+    lines: list[str] = []
+    results = build(warehouse, sql_dir, variables, log=lines.append)
+    assert query(warehouse, "select k, v, merged from fct_latest order by k") == [
+        (1, "a", False), (2, "B", True), (3, "c", True)]
+    assert any(re.fullmatch(r"2 of 2 OK created sql incremental model fct_latest \.+ "
+                            r"\[OK 3 rows \(2 new rows\) in \d+\.\d\ds\]", line) for line in lines), lines
+    assert results.models[1]["incremental"] == "2 new rows"
+    # a full refresh reads everything again: k=2 of both batches, as the SQL says without is_incremental()
+    build(warehouse, sql_dir, variables, full_refresh=True, log=lambda _: None)
+    assert query(warehouse, "select k, v, merged from fct_latest order by k, v") == [
+        (1, "a", False), (2, "B", False), (2, "b", False), (3, "c", False)]
+
+
+def test_incremental_model_is_rebuilt_in_full_when_its_sql_changes(tmp_path):
+    events = tmp_path / "events.csv"
+    sql_dir = write_project(tmp_path, INCREMENTAL)
+    warehouse, variables = tmp_path / "w.duckdb", {"events": events.as_posix()}
+    write_events(events, [(1, 1, "a")])
+    build(warehouse, sql_dir, variables, log=lambda _: None)
+    model = sql_dir / "marts" / "fct_latest.sql"
+    model.write_text(model.read_text().replace("select k, v,", "select k, upper(v) as v,"))
+    build(warehouse, sql_dir, variables, log=lambda _: None)
+    assert query(warehouse, "select k, v, merged from fct_latest") == [(1, "A", False)]
+
+
+def test_failed_build_rolls_back_every_model_and_the_incremental_merge(tmp_path):
+    events = tmp_path / "events.csv"
+    sql_dir = write_project(tmp_path, INCREMENTAL)
+    warehouse, variables = tmp_path / "w.duckdb", {"events": events.as_posix()}
+    write_events(events, [(1, 1, "a"), (1, 2, "b")])
+    build(warehouse, sql_dir, variables, log=lambda _: None)
+    write_events(events, [(1, 1, "a"), (1, 2, "b"), (2, 2, "broken"), (2, 3, "c")])
+    with pytest.raises(DataQualityError, match="assert_v_not_broken failed: 1 rows"):
+        build(warehouse, sql_dir, variables, log=lambda _: None)
+    assert query(warehouse, "select k, v from fct_latest order by k") == [(1, "a"), (2, "b")]
+    # the merge that did not commit is merged again once the data is fixed
+    write_events(events, [(1, 1, "a"), (1, 2, "b"), (2, 2, "B"), (2, 3, "c")])
+    build(warehouse, sql_dir, variables, log=lambda _: None)
+    assert query(warehouse, "select k, v from fct_latest order by k") == [(1, "a"), (2, "B"), (3, "c")]

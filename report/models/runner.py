@@ -1,19 +1,22 @@
-"""A small dbt-style runner: SQL files with ref()/var()/config(), a DAG, atomic materialization, data tests.
+"""A small dbt-style runner: SQL files with ref()/var()/config(), a DAG, views, tables and incremental
+models, data tests, all in one transaction.
 
 Every `*.sql` under sql_dir is a model named by its file stem, except sql_dir/tests (the data tests) and
-sql_dir/macros (Jinja macros every model and test may call). The build writes into
-`<warehouse>.building` and replaces the warehouse only after every model and every error-level data test
-passed, so a killed or failed build leaves the previous warehouse as it was.
+sql_dir/macros (Jinja macros every model and test may call). As in dbt, models are parsed first (execute is
+false) for their refs and config, then each is compiled just before it runs, against the warehouse being
+built: `is_incremental()`, `{{ this }}` and `run_query()` see it. The whole build — every model and every
+data test — is one DuckDB transaction on the warehouse itself, committed only when every model and every
+error-level test passed: a failed, killed or interrupted build leaves the previous warehouse as it was,
+without copying it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
-import os
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,12 +28,16 @@ import duckdb
 import jinja2
 
 from report.errors import ModelError, ReportError, storage_error
-from report.files import fsync_dir, write_atomically
+from report.files import write_atomically
 from report.models import datatests
 from report.models.console import progress_line
 
 Log = Callable[[str], None]
-MATERIALIZATIONS = ("view", "table")
+MATERIALIZATIONS = ("view", "table", "incremental")
+INCREMENTAL_STRATEGIES = ("delete+insert", "append")
+# What the runner keeps about the incremental models it built, beside (not among) the models' tables.
+STATE_SCHEMA = "_liqreport"
+STATE_TABLE = f"{STATE_SCHEMA}.incremental_models"
 
 
 @dataclass
@@ -41,6 +48,14 @@ class Model:
     sql: str = ""
     materialized: str = "table"
     refs: set[str] = field(default_factory=set)
+    config: dict = field(default_factory=dict)
+    variables_used: dict = field(default_factory=dict)
+    fingerprint: str = ""
+
+    @property
+    def unique_key(self) -> list[str]:
+        key = self.config.get("unique_key") or []
+        return [key] if isinstance(key, str) else list(key)
 
 
 @dataclass
@@ -146,6 +161,28 @@ def discover_macros(macros_dir: Path, environment: jinja2.Environment, namespace
     return macros
 
 
+class Flag:
+    """A bool read when asked (dbt's `execute`): the macros' module keeps the object, not one value."""
+
+    def __init__(self, read: Callable[[], bool]):
+        self.read = read
+
+    def __bool__(self) -> bool:
+        return bool(self.read())
+
+
+class This:
+    """dbt's `{{ this }}`: the relation of the model being compiled."""
+
+    def __init__(self, renderer: Renderer):
+        self.renderer = renderer
+
+    def __str__(self) -> str:
+        if self.renderer.this is None:
+            raise ModelError(f"{self.renderer.path} uses {{{{ this }}}} outside a model.")
+        return self.renderer.this
+
+
 class Renderer:
     """Renders model and test SQL as dbt does: ref(), var(), config(), the macros in sql/macros, return(),
     run_query() and execute — Jinja, StrictUndefined."""
@@ -158,8 +195,16 @@ class Renderer:
         self.path: Path | None = None  # the model or test being rendered, for messages
         self.refs: set[str] = set()
         self.config: dict = {}
+        self.variables_used: dict = {}
+        # what the model being compiled may ask: dbt's execute, this and is_incremental()
+        self.executing = True
+        self.this: str | None = None
+        self.incremental = False
+        self.connection: duckdb.DuckDBPyConnection | None = None  # the warehouse being built
         self.namespace: dict = {"ref": self.ref, "var": self.var, "config": self.set_config,
-                                "return": macro_return, "run_query": self.run_query, "execute": True}
+                                "return": macro_return, "run_query": self.run_query,
+                                "execute": Flag(lambda: self.executing), "this": This(self),
+                                "is_incremental": lambda: self.incremental}
         if macros_dir is not None and macros_dir.is_dir():
             self.namespace.update(discover_macros(macros_dir, self.environment, self.namespace))
 
@@ -172,8 +217,10 @@ class Renderer:
 
     def var(self, name: str, *default):
         if name in self.variables:
+            self.variables_used[name] = self.variables[name]
             return self.variables[name]
         if default:
+            self.variables_used[name] = default[0]
             return default[0]
         known = ", ".join(sorted(self.variables)) or "none"
         raise ModelError(f"{self.path} uses var({name!r}) but no such variable was given: use one of {known} "
@@ -183,9 +230,15 @@ class Renderer:
         self.config.update(values)
         return ""
 
-    def run_query(self, sql: str) -> QueryResult:
-        # Macros query the filesystem (DuckDB's glob()), never the warehouse: an in-memory database will do.
+    def run_query(self, sql: str) -> QueryResult | None:
+        """As dbt's: None while parsing; then against the warehouse being built (or, outside a build, an
+        in-memory database, enough for the filesystem)."""
+        if not self.executing:
+            return None
         try:
+            if self.connection is not None:
+                cursor = self.connection.execute(sql)
+                return QueryResult([column[0] for column in cursor.description], cursor.fetchall())
             with duckdb.connect() as connection:
                 cursor = connection.execute(sql)
                 return QueryResult([column[0] for column in cursor.description], cursor.fetchall())
@@ -193,7 +246,7 @@ class Renderer:
             raise ModelError(f"{self.path}: run_query failed: {exc}") from None
 
     def render(self, path: Path, source: str, default_config: dict) -> tuple[str, set[str], dict]:
-        self.path, self.refs, self.config = path, set(), dict(default_config)
+        self.path, self.refs, self.config, self.variables_used = path, set(), dict(default_config), {}
         try:
             template = self.environment.from_string(source, globals=self.namespace)
             sql = template.render()
@@ -228,16 +281,24 @@ def default_materialization(sql_dir: Path, path: Path) -> str:
 
 
 def compile_models(sql_dir: Path, variables: dict) -> tuple[dict[str, Model], list[str], Renderer]:
-    """Render every model and order them by their ref()s."""
+    """Parse every model (execute is false, as in dbt's parse) for its refs and config; order them."""
     models = discover_models(sql_dir)
     renderer = Renderer(variables, set(models), sql_dir / "macros")
+    renderer.executing = False
     for model in models.values():
         default = {"materialized": default_materialization(sql_dir, model.path)}
-        model.sql, model.refs, config = renderer.render(model.path, model.source, default)
-        model.materialized = config["materialized"]
+        renderer.this = relation(model.name)
+        model.sql, model.refs, model.config = renderer.render(model.path, model.source, default)
+        model.refs, model.config = set(model.refs), dict(model.config)
+        model.materialized = model.config["materialized"]
         if model.materialized not in MATERIALIZATIONS:
             raise ModelError(f"{model.path} asks for materialized={model.materialized!r}: "
-                             "use 'view' or 'table'.")
+                             "use 'view', 'table' or 'incremental'.")
+        strategy = model.config.get("incremental_strategy", "delete+insert")
+        if model.materialized == "incremental" and strategy not in INCREMENTAL_STRATEGIES:
+            raise ModelError(f"{model.path} asks for incremental_strategy={strategy!r}: "
+                             "use 'delete+insert' (with unique_key) or 'append'.")
+    renderer.this, renderer.executing = None, True
     sorter = TopologicalSorter({name: model.refs for name, model in models.items()})
     order = []
     try:
@@ -250,7 +311,32 @@ def compile_models(sql_dir: Path, variables: dict) -> tuple[dict[str, Model], li
         cycle = exc.args[1]
         files = " -> ".join(str(models[name].path) for name in cycle)
         raise ModelError(f"the models' ref()s form a cycle: {files}; remove one of these refs.") from None
+    macros = "".join(path.read_text() for path in sorted((sql_dir / "macros").glob("*.sql")))
+    for name in order:
+        fingerprint(models[name], models, macros)
     return models, order, renderer
+
+
+def fingerprint(model: Model, models: dict[str, Model], macros: str) -> None:
+    """What an incremental model's rows were built from: its SQL, the macros, the variables it read and
+    its upstream models' fingerprints. Rows kept from a build with another fingerprint would mix two
+    definitions, so a change rebuilds the model in full (dbt leaves that to --full-refresh)."""
+    digest = hashlib.sha256()
+    for part in (model.source, macros, json.dumps(model.variables_used, sort_keys=True, default=str),
+                 *sorted(models[ref].fingerprint for ref in model.refs)):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    model.fingerprint = digest.hexdigest()
+
+
+def compile_model(renderer: Renderer, model: Model, connection, incremental: bool) -> str:
+    """The model's SQL as it runs now (dbt compiles each node just before running it)."""
+    renderer.this, renderer.incremental, renderer.connection = relation(model.name), incremental, connection
+    try:
+        sql, _, _ = renderer.render(model.path, model.source, model.config)
+    finally:
+        renderer.this, renderer.incremental, renderer.connection = None, False, None
+    return sql.strip().rstrip(";")
 
 
 def upstream(models: dict[str, Model], selected: str) -> set[str]:
@@ -274,22 +360,83 @@ def existing_kind(connection: duckdb.DuckDBPyConnection, name: str) -> str | Non
     return "view" if row[0] == "VIEW" else "table"
 
 
-def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Path) -> int | None:
+def model_error(model: Model, sql_dir: Path, exc: duckdb.Error) -> ReportError:
+    if (full_disk := storage_error(exc)) is not None:
+        return full_disk
+    where = model.path.relative_to(sql_dir.parent) if model.path.is_relative_to(sql_dir.parent) \
+        else model.path
+    return ModelError(f"model {model.name} ({where}) failed: {exc}")
+
+
+def ensure_state(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute(f"create schema if not exists {STATE_SCHEMA}")
+    connection.execute(f"create table if not exists {STATE_TABLE} (name varchar primary key, "
+                       "fingerprint varchar not null, built_at timestamp not null)")
+
+
+def built_fingerprint(connection: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    row = connection.execute(f"select fingerprint from {STATE_TABLE} where name = ?", [name]).fetchone()
+    return row[0] if row else None
+
+
+def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Path, renderer: Renderer,
+                full_refresh: bool = False) -> tuple[int | None, str]:
+    """Create the model; returns (rows in the table, or None for a view; what was done)."""
     kind = existing_kind(connection, model.name)
-    if kind is not None and kind != model.materialized:
-        connection.execute(f"drop {kind} {relation(model.name)}")
-    body = model.sql.strip().rstrip(";")
+    incremental = (model.materialized == "incremental" and not full_refresh and kind == "table"
+                   and built_fingerprint(connection, model.name) == model.fingerprint)
     try:
-        connection.execute(f"create or replace {model.materialized} {relation(model.name)} as\n{body}")
-        if model.materialized == "table":
-            return connection.execute(f"select count(*) from {relation(model.name)}").fetchone()[0]
+        body = compile_model(renderer, model, connection, incremental)
+        if kind is not None and kind != ("view" if model.materialized == "view" else "table"):
+            connection.execute(f"drop {kind} {relation(model.name)}")
+        if incremental:
+            merged = merge_increment(connection, model, body)
+            done = f"{merged} new rows"
+        else:
+            created = "view" if model.materialized == "view" else "table"
+            connection.execute(f"create or replace {created} {relation(model.name)} as\n{body}")
+            done = ""
+        if model.materialized == "incremental":
+            connection.execute(f"insert or replace into {STATE_TABLE} values (?, ?, now()::timestamp)",
+                               [model.name, model.fingerprint])
+        if model.materialized == "view":
+            return None, done
+        return connection.execute(f"select count(*) from {relation(model.name)}").fetchone()[0], done
     except duckdb.Error as exc:
-        if (full_disk := storage_error(exc)) is not None:
-            raise full_disk from None
-        where = model.path.relative_to(sql_dir.parent) if model.path.is_relative_to(sql_dir.parent) \
-            else model.path
-        raise ModelError(f"model {model.name} ({where}) failed: {exc}") from None
-    return None
+        raise model_error(model, sql_dir, exc) from None
+
+
+BATCH, BATCH_KEYS = "__liqreport_batch", "__liqreport_batch_keys"
+
+
+def merge_increment(connection: duckdb.DuckDBPyConnection, model: Model, body: str) -> int:
+    """dbt's delete+insert: the model's new rows into a temporary table; the target's rows that share a
+    unique_key with them deleted through a join on a small table of the batch's distinct keys (not a
+    correlated multi-column IN, which crawls); then the batch inserted by column name."""
+    target = relation(model.name)
+    connection.execute(f"create or replace temporary table {BATCH} as\n{body}")
+    try:
+        ours = connection.execute(f"select column_name, data_type from information_schema.columns "
+                                  f"where table_name = '{BATCH}' order by ordinal_position").fetchall()
+        theirs = connection.execute("select column_name, data_type from information_schema.columns "
+                                    "where table_schema = 'main' and table_name = ? "
+                                    "order by ordinal_position", [model.name]).fetchall()
+        if sorted(ours) != sorted(theirs):
+            raise ModelError(f"incremental model {model.name}'s new rows have columns {ours}, its table "
+                             f"{theirs}: run `liqreport build --full-refresh`.")
+        strategy = model.config.get("incremental_strategy", "delete+insert")
+        if strategy == "delete+insert" and model.unique_key:
+            keys = ", ".join(model.unique_key)
+            connection.execute(f"create or replace temporary table {BATCH_KEYS} as "
+                               f"select distinct {keys} from {BATCH}")
+            matches = " and ".join(f"{target}.{key} is not distinct from {BATCH_KEYS}.{key}"
+                                   for key in model.unique_key)
+            connection.execute(f"delete from {target} using {BATCH_KEYS} where {matches}")
+        connection.execute(f"insert into {target} by name select * from {BATCH}")
+        return connection.execute(f"select count(*) from {BATCH}").fetchone()[0]
+    finally:
+        connection.execute(f"drop table if exists {BATCH}")
+        connection.execute(f"drop table if exists {BATCH_KEYS}")
 
 
 MEMORY_LIMIT = "800MB"
@@ -306,23 +453,10 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def remove_quietly(*paths: Path) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
-
-
-def publish_atomically(building: Path, warehouse: Path) -> None:
-    with open(building, "rb") as handle:
-        os.fsync(handle.fileno())
-    # A stale write-ahead log belongs to the old file: replayed into the new one it would corrupt it.
-    remove_quietly(warehouse.with_name(warehouse.name + ".wal"))
-    os.replace(building, warehouse)
-    fsync_dir(warehouse.parent)
-
-
 def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None = None,
-          run_tests: bool = True, log: Log = print) -> RunResults:
-    """Run the models (all, or `select` and its upstream) and the data tests; then replace the warehouse."""
+          run_tests: bool = True, full_refresh: bool = False, log: Log = print) -> RunResults:
+    """Run the models (all, or `select` and its upstream) and the data tests in one transaction on the
+    warehouse; commit only when all of them passed. `full_refresh` rebuilds incremental models whole."""
     started = time.perf_counter()
     warehouse, sql_dir = Path(warehouse), Path(sql_dir)
     models, order, renderer = compile_models(sql_dir, variables)
@@ -334,28 +468,31 @@ def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     results = RunResults(command="build")
     results_path = warehouse.parent / "run_results.json"
-    building = warehouse.with_name(warehouse.name + ".building")
     with exclusive_build(warehouse):
-        remove_quietly(building, building.with_name(building.name + ".wal"))
-        if select and warehouse.exists():
-            shutil.copy2(warehouse, building)
         log(f"Running {len(order)} models and {len(tests)} data tests from {sql_dir} into {warehouse}")
         try:
-            with connect(building) as connection:
-                build_models(connection, models, order, sql_dir, results, log)
-                datatests.run_tests(connection, tests, results, log)
+            with connect(warehouse) as connection:
+                connection.begin()
+                try:
+                    if any(models[name].materialized == "incremental" for name in order):
+                        ensure_state(connection)
+                    build_models(connection, models, order, sql_dir, renderer, results, log, full_refresh)
+                    datatests.run_tests(connection, tests, results, log)
+                except BaseException:
+                    connection.rollback()
+                    raise
+                connection.commit()
+                # fold the write-ahead log into the file now, not at the next open
                 connection.execute("checkpoint")
         except BaseException as exc:
             results.elapsed_s = time.perf_counter() - started
-            remove_quietly(building, building.with_name(building.name + ".wal"))
             # The first error is the one to report: a full disk must not be masked by a second one here.
             with contextlib.suppress(OSError, ReportError):
                 results.write(results_path)
             log(results.summary_line())
-            if (full_disk := storage_error(exc, building)) is not None:
+            if (full_disk := storage_error(exc, warehouse)) is not None:
                 raise full_disk from None
             raise
-        publish_atomically(building, warehouse)
     results.elapsed_s = time.perf_counter() - started
     results.write(results_path)
     log(results.summary_line())
@@ -364,7 +501,7 @@ def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None
 
 @contextlib.contextmanager
 def exclusive_build(warehouse: Path) -> Iterator[None]:
-    """One build at a time per warehouse: two would share (and delete) the same .building file."""
+    """One build at a time per warehouse (DuckDB would refuse the second writer with a less clear error)."""
     with open(warehouse.with_name(warehouse.name + ".lock"), "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -374,8 +511,8 @@ def exclusive_build(warehouse: Path) -> Iterator[None]:
         yield
 
 
-def build_models(connection, models: dict[str, Model], order: list[str], sql_dir: Path, results: RunResults,
-                 log: Log) -> None:
+def build_models(connection, models: dict[str, Model], order: list[str], sql_dir: Path, renderer: Renderer,
+                 results: RunResults, log: Log, full_refresh: bool = False) -> None:
     for index, name in enumerate(order, start=1):
         model = models[name]
         began = time.perf_counter()
@@ -383,16 +520,18 @@ def build_models(connection, models: dict[str, Model], order: list[str], sql_dir
                   "status": "error", "rows": None, "elapsed_s": None}
         results.models.append(record)
         try:
-            rows = materialize(connection, model, sql_dir)
-        except ModelError as exc:
+            rows, how = materialize(connection, model, sql_dir, renderer, full_refresh)
+        except ReportError as exc:
             record["elapsed_s"] = round(time.perf_counter() - began, 4)
             record["message"] = str(exc)
             log(progress_line(index, len(order), f"ERROR creating sql {model.materialized} model {name}",
                               f"ERROR in {record['elapsed_s']:.2f}s"))
             raise
         record.update(status="success", rows=rows, elapsed_s=round(time.perf_counter() - began, 4))
-        done = f"OK {rows} rows in {record['elapsed_s']:.2f}s" if rows is not None else \
-            f"OK in {record['elapsed_s']:.2f}s"
+        if how:
+            record["incremental"] = how
+        parts = [f"{rows} rows" if rows is not None else "", f"({how})" if how else ""]
+        done = " ".join(["OK", *filter(None, parts), f"in {record['elapsed_s']:.2f}s"])
         log(progress_line(index, len(order), f"OK created sql {model.materialized} model {name}", done))
 
 
