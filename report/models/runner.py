@@ -470,6 +470,7 @@ def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None
     results_path = warehouse.parent / "run_results.json"
     with exclusive_build(warehouse):
         log(f"Running {len(order)} models and {len(tests)} data tests from {sql_dir} into {warehouse}")
+        first_build = not warehouse.exists()
         try:
             with connect(warehouse) as connection:
                 connection.begin()
@@ -486,6 +487,9 @@ def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None
                 connection.execute("checkpoint")
         except BaseException as exc:
             results.elapsed_s = time.perf_counter() - started
+            if first_build:  # no warehouse before, none after: not an empty file that reads as one
+                for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+                    path.unlink(missing_ok=True)
             # The first error is the one to report: a full disk must not be masked by a second one here.
             with contextlib.suppress(OSError, ReportError):
                 results.write(results_path)
