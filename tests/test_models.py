@@ -195,8 +195,8 @@ def test_build_logs_like_dbt_and_writes_run_results(simulator_build):
     assert lines[0] == (f"Running {len(model_files)} models and {len(test_files)} data tests from {SQL_DIR} "
                         f"into {warehouse}")
     model_lines = lines[1:1 + len(model_files)]
-    pattern = re.compile(rf"(\d+) of {len(model_files)} OK created sql (view|table) model (\w+) \.{{3,}} "
-                         r"\[OK (?:(\d+) rows )?in \d+\.\d\ds\]")
+    pattern = re.compile(rf"(\d+) of {len(model_files)} OK created sql (view|table|incremental) model (\w+) "
+                         r"\.{3,} \[OK (?:(\d+) rows )?in \d+\.\d\ds\]")
     parsed = [pattern.fullmatch(line) for line in model_lines]
     assert all(parsed), [line for line, match in zip(model_lines, parsed, strict=True) if not match]
     assert [int(match[1]) for match in parsed] == list(range(1, len(model_files) + 1))

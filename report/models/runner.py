@@ -329,14 +329,18 @@ def fingerprint(model: Model, models: dict[str, Model], macros: str) -> None:
     model.fingerprint = digest.hexdigest()
 
 
-def compile_model(renderer: Renderer, model: Model, connection, incremental: bool) -> str:
-    """The model's SQL as it runs now (dbt compiles each node just before running it)."""
+def compile_model(renderer: Renderer, model: Model, connection, incremental: bool) -> tuple[str, list[str]]:
+    """The model's SQL as it runs now (dbt compiles each node just before running it), and its pre_hook
+    statements, rendered in the same context (as dbt renders a hook when it runs it; empty ones dropped)."""
     renderer.this, renderer.incremental, renderer.connection = relation(model.name), incremental, connection
     try:
-        sql, _, _ = renderer.render(model.path, model.source, model.config)
+        sql, _, config = renderer.render(model.path, model.source, model.config)
+        hooks = config.get("pre_hook") or []
+        rendered = [renderer.render(model.path, hook, dict(config))[0].strip().rstrip(";")
+                    for hook in ([hooks] if isinstance(hooks, str) else hooks)]
     finally:
         renderer.this, renderer.incremental, renderer.connection = None, False, None
-    return sql.strip().rstrip(";")
+    return sql.strip().rstrip(";"), [hook for hook in rendered if hook]
 
 
 def upstream(models: dict[str, Model], selected: str) -> set[str]:
@@ -386,7 +390,9 @@ def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Pa
     incremental = (model.materialized == "incremental" and not full_refresh and kind == "table"
                    and built_fingerprint(connection, model.name) == model.fingerprint)
     try:
-        body = compile_model(renderer, model, connection, incremental)
+        body, hooks = compile_model(renderer, model, connection, incremental)
+        for hook in hooks:
+            connection.execute(hook)
         if kind is not None and kind != ("view" if model.materialized == "view" else "table"):
             connection.execute(f"drop {kind} {relation(model.name)}")
         if incremental:

@@ -1,29 +1,14 @@
 -- one row per landed page of a complete fetch (pages of a folder without a manifest are ignored).
--- Reading it parses the JSON: stg_liquidation_rows is the one model that does, everything else reads that.
--- Numbers are typed here: the JSON reader casts numeric strings ("703") and refuses non-numeric ones.
+-- Reading it parses every landed page's JSON: for a look at the pages, not for the build (stg_liquidation_rows
+-- reads only the pages of fetches it has not loaded yet, through the same macro).
 {{ config(materialized='view') }}
 {%- set landing = var('landing_path') | replace("'", "''") %}
 {%- set page_glob = landing ~ '/liquidation_token/*/*/*/*/page-*.json' %}
-{%- set row_type = 'struct(interval_time varchar, interval_timestamp bigint, ' ~ typed_measures()
-                   ~ ', exchanges struct(exchange varchar, ' ~ typed_measures() ~ ')[])' %}
 
 with windows as (select * from {{ ref('stg_landing_windows') }}),
 
 landed_pages as (
-{%- if files_exist(page_glob) %}
-    select *
-    from read_json(
-        '{{ page_glob }}',
-        format = 'unstructured',
-        filename = true,
-        hive_partitioning = false,
-        maximum_object_size = 33554432,
-        columns = {answer_time: 'varchar', data: '{{ row_type }}[]'}
-    )
-{%- else %}
-    select null::varchar as answer_time, null::{{ row_type }}[] as data, null::varchar as filename
-    where false
-{%- endif %}
+    {{ read_liquidation_pages(page_glob if files_exist(page_glob) else []) }}
 ),
 
 final as (

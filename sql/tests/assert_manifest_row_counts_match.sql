@@ -1,4 +1,5 @@
--- a complete fetch holds as many data rows as its manifest says it landed
+-- the current fetch of every window holds as many data rows as its manifest says it landed
+-- (stg_liquidation_rows keeps only current fetches: a superseded fetch's rows have left)
 {{ config(severity='warn') }}
 
 with windows as (select * from {{ ref('stg_landing_windows') }}),
@@ -25,7 +26,8 @@ final as (
         and fetch_totals."interval" = windows."interval"
         and fetch_totals."window" = windows."window"
         and fetch_totals.fetch_id = windows.fetch_id
-    where coalesce(fetch_totals.rows, 0) <> windows.row_count
+    where windows.is_current
+        and coalesce(fetch_totals.rows, 0) <> windows.row_count
 )
 
 select * from final
