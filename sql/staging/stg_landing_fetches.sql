@@ -3,10 +3,18 @@
 -- Incomplete fetches have no manifest and never appear here; stg_landing_windows says which fetch is current.
 -- Incremental: a complete fetch folder never changes (the manifest is written last), so a build reads only
 -- the manifests of folders not in the table yet; a full refresh reads them all.
-{{ config(materialized='incremental', unique_key=['fetch_path'], incremental_strategy='delete+insert') }}
-{%- set landing = var('landing_path') | replace("'", "''") %}
-{%- set manifest_glob = landing ~ '/liquidation_token/*/*/*/*/_manifest.json' %}
-{%- set page_glob = landing ~ '/liquidation_token/*/*/*/*/page-*.json' %}
+-- The pre_hook drops fetches whose folder is gone from disk (removed by hand or pruned), as a full refresh would.
+{{ config(
+    materialized='incremental',
+    unique_key=['fetch_path'],
+    incremental_strategy='delete+insert',
+    pre_hook="{% if is_incremental() %}
+        delete from {{ this }}
+        where fetch_path not in (select parse_dirpath(file) from glob('{{ landing_glob('_manifest.json') }}'))
+    {% endif %}"
+) }}
+{%- set manifest_glob = landing_glob('_manifest.json') %}
+{%- set page_glob = landing_glob('page-*.json') %}
 {%- set manifest_columns = {
     'manifest_version': 'bigint', 'source': 'varchar', 'api_root': 'varchar', 'endpoint': 'varchar',
     'asset': 'varchar', 'interval': 'varchar', 'window': 'varchar', 'fetch_id': 'varchar',

@@ -2,7 +2,7 @@
 -- with interval_start normalised: the one read of the landed JSON; later models read this table.
 -- Incremental: a build reads only the pages of current fetches it has not loaded yet; a newer fetch of a
 -- window replaces that window's rows (delete+insert on the window), and the pre_hook removes the rows of
--- fetches no longer current (superseded, or failing their manifest check). A full refresh reads every
+-- fetches no longer current that no newer fetch replaces (a window whose only fetch was removed from disk). A full refresh reads every
 -- current fetch; both give the same table (tests/test_incremental.py).
 {{ config(
     materialized='incremental',
@@ -20,8 +20,7 @@
         )
     {% endif %}"
 ) }}
-{%- set landing = var('landing_path') | replace("'", "''") %}
-{%- set page_glob = landing ~ '/liquidation_token/*/*/*/*/page-*.json' %}
+{%- set page_glob = landing_glob('page-*.json') %}
 {%- if is_incremental() %}
     {#- the current fetches not loaded yet: their folders' pages are all this build reads -#}
     {%- set unloaded = run_query(
