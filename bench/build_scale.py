@@ -143,3 +143,102 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --- issue 12: the weekly build costs the week, not the history ------------------------------------------
+
+def link_windows(source: Path, target: Path, keep) -> int:
+    """Hard-link the landed fetch folders of `source` whose window date `keep(date)` accepts into `target`
+    (same files, no copy: the folders are as the fetcher landed them). Returns the windows linked."""
+    import os
+    from datetime import date
+
+    linked = 0
+    for window in sorted(source.glob("liquidation_token/*/*/window=*")):
+        if not keep(date.fromisoformat(window.name.removeprefix("window="))):
+            continue
+        for path in window.rglob("*"):
+            destination = target / path.relative_to(source)
+            if path.is_dir():
+                destination.mkdir(parents=True, exist_ok=True)
+            elif not destination.exists():
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.link(path, destination)
+        linked += 1
+    return linked
+
+
+def scenario_incremental(sizes, work_dir: Path, log) -> list[dict]:
+    """The weekly build once history is landed: week N+1 built incrementally on a warehouse holding N weeks,
+    vs a full refresh of all N+1, the pandas baseline re-reading everything, DuckDB's bare scan, and the cold
+    build of a 13-week landing (what the cost should stay near). Each side once: the set is large."""
+    import shutil
+
+    from bench.scenarios import (
+        ASSETS,
+        landed_set,
+        last_complete_week_label,
+        row,
+        run_side,
+        slowest_steps,
+        weeks_ending,
+    )
+
+    week = last_complete_week_label()
+    weeks = sizes.build_weeks + 1
+    start, end, period = weeks_ending(week, weeks)
+    assets = ASSETS[:sizes.build_assets]
+    landed = landed_set(f"build-{len(assets)}x{weeks}w-{week}", assets, start, end, log) / "landing"
+    last_monday = period.start.date()
+    previous_week = (period.start - timedelta(days=7)).strftime("%G-W%V")
+    history, recent = work_dir / "incremental-history", work_dir / "incremental-13w"
+    for folder in (history, recent):
+        shutil.rmtree(folder, ignore_errors=True)
+    link_windows(landed, history / "landing", lambda day: day < last_monday)
+    link_windows(landed, recent / "landing", lambda day: day > last_monday - timedelta(weeks=13))
+    base = {"assets": list(assets)}
+    # the warehouse as last week's job left it: N weeks built
+    warm = run_side("build_liqreport", {**base, "output_dir": str(history), "week": previous_week})
+    log(f"incremental: {weeks - 1} weeks built cold in {warm['seconds']:.1f}s")
+    new_windows = link_windows(landed, history / "landing", lambda day: day == last_monday)
+    incremental = {**base, "output_dir": str(history), "week": week, "keep_warehouse": True}
+    ours = run_side("build_liqreport", incremental)
+    incremental_steps = slowest_steps(history, 4)
+    log(f"incremental: week {weeks} ({new_windows} new windows) in {ours['seconds']:.2f}s")
+    full = run_side("build_liqreport", {**base, "output_dir": str(history), "week": week})
+    full_steps = slowest_steps(history, 5)
+    log(f"incremental: full refresh of {weeks} weeks in {full['seconds']:.1f}s")
+    thirteen = run_side("build_liqreport", {**base, "output_dir": str(recent), "week": week})
+    log(f"incremental: cold build of 13 weeks in {thirteen['seconds']:.2f}s")
+    floor = run_side("build_floor", {"landing_dir": str(history / "landing")})
+    log(f"incremental: bare scan {floor['seconds']:.1f}s")
+    theirs = run_side("build_baseline", {"landing_dir": str(history / "landing"),
+                                         "data_dir": str(history / "data")})
+    log(f"incremental: pandas baseline {theirs['seconds']:.1f}s")
+    problems = theirs.get("problems") or []
+    same = "same numbers as the exports" if not problems else f"DIFFERENT numbers: {'; '.join(problems[:3])}"
+    label = f"{len(assets)} assets, week {weeks} after {weeks - 1} weeks landed"
+    steps = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in incremental_steps)
+    peak = max(result["peak_rss_mb"] for result in (warm, ours, full, thirteen))
+    return [
+        row(f"5. weekly incremental build ({label}) vs pandas re-reading everything", ours["seconds"],
+            theirs["seconds"], rss=(ours["peak_rss_mb"], theirs["peak_rss_mb"]),
+            cpu=(ours["cpu_s"], theirs["cpu_s"]), target="≥ 10× faster",
+            met=theirs["seconds"] >= 10 * ours["seconds"],
+            notes=f"{new_windows} new windows; baseline: {same}; slowest steps: {steps}"),
+        row("5. … vs a full refresh of the same landing", ours["seconds"], full["seconds"],
+            rss=(ours["peak_rss_mb"], full["peak_rss_mb"]), cpu=(ours["cpu_s"], full["cpu_s"]),
+            notes="full refresh's slowest: " + ", ".join(f"{n} {s:.1f}s" for n, s in full_steps)),
+        row("5. … vs the cold build of a 13-week landing (the cost no longer grows with history)",
+            ours["seconds"], thirteen["seconds"], ratio=ours["seconds"] / thirteen["seconds"],
+            rss=(ours["peak_rss_mb"], thirteen["peak_rss_mb"]), cpu=(ours["cpu_s"], thirteen["cpu_s"]),
+            target="≤ 1.5× the 13-week build", met=ours["seconds"] <= 1.5 * thirteen["seconds"]),
+        row(f"5. full refresh ({weeks} weeks) vs DuckDB's bare scan of the same JSON", full["seconds"],
+            floor["seconds"], ratio=full["seconds"] / floor["seconds"], rss=(full["peak_rss_mb"],
+                                                                            floor["peak_rss_mb"]),
+            cpu=(full["cpu_s"], floor["cpu_s"]), target="≤ 3× the bare scan",
+            met=full["seconds"] <= 3 * floor["seconds"],
+            notes=f"scan: {floor['hours']} hours, {floor['exchange_rows']} exchange rows"),
+        row("5. peak RSS of any build above", peak, None, unit="MB", ratio=None, rss=(peak, None),
+            target="< 1024 MB", met=peak < 1024),
+    ]

@@ -179,7 +179,9 @@ def build_liqreport(args: dict) -> dict:
     from report import pipeline
 
     settings = _settings(args)
-    settings.warehouse_path.unlink(missing_ok=True)
+    if not args.get("keep_warehouse"):  # a cold build; kept, the build is incremental
+        for path in (settings.warehouse_path, settings.warehouse_path.with_name("warehouse.duckdb.wal")):
+            path.unlink(missing_ok=True)
     profile = None
     if args.get("profile"):
         import cProfile
@@ -508,7 +510,14 @@ def scenario_run(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
     return rows
 
 
-SCENARIOS = {"fetch": scenario_fetch, "build": scenario_build, "render": scenario_render, "run": scenario_run}
+def scenario_incremental(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
+    from bench.build_scale import scenario_incremental as incremental
+
+    return incremental(sizes, work_dir, log)
+
+
+SCENARIOS = {"fetch": scenario_fetch, "build": scenario_build, "incremental": scenario_incremental,
+             "render": scenario_render, "run": scenario_run}
 
 
 def main(argv: list[str]) -> int:
