@@ -329,18 +329,23 @@ def fingerprint(model: Model, models: dict[str, Model], macros: str) -> None:
     model.fingerprint = digest.hexdigest()
 
 
-def compile_model(renderer: Renderer, model: Model, connection, incremental: bool) -> tuple[str, list[str]]:
-    """The model's SQL as it runs now (dbt compiles each node just before running it), and its pre_hook
-    statements, rendered in the same context (as dbt renders a hook when it runs it; empty ones dropped)."""
+def compile_model(renderer: Renderer, model: Model, connection,
+                  incremental: bool) -> tuple[str, dict[str, list[str]]]:
+    """The model's SQL as it runs now (dbt compiles each node just before running it), and its pre_hook and
+    post_hook statements, rendered in the same context (as dbt renders a hook when it runs; empty ones
+    dropped)."""
     renderer.this, renderer.incremental, renderer.connection = relation(model.name), incremental, connection
     try:
         sql, _, config = renderer.render(model.path, model.source, model.config)
-        hooks = config.get("pre_hook") or []
-        rendered = [renderer.render(model.path, hook, dict(config))[0].strip().rstrip(";")
-                    for hook in ([hooks] if isinstance(hooks, str) else hooks)]
+        hooks = {}
+        for kind in ("pre_hook", "post_hook"):
+            given = config.get(kind) or []
+            rendered = [renderer.render(model.path, hook, dict(config))[0].strip().rstrip(";")
+                        for hook in ([given] if isinstance(given, str) else given)]
+            hooks[kind] = [hook for hook in rendered if hook]
     finally:
         renderer.this, renderer.incremental, renderer.connection = None, False, None
-    return sql.strip().rstrip(";"), [hook for hook in rendered if hook]
+    return sql.strip().rstrip(";"), hooks
 
 
 def upstream(models: dict[str, Model], selected: str) -> set[str]:
@@ -391,7 +396,7 @@ def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Pa
                    and built_fingerprint(connection, model.name) == model.fingerprint)
     try:
         body, hooks = compile_model(renderer, model, connection, incremental)
-        for hook in hooks:
+        for hook in hooks["pre_hook"]:
             connection.execute(hook)
         if kind is not None and kind != ("view" if model.materialized == "view" else "table"):
             connection.execute(f"drop {kind} {relation(model.name)}")
@@ -402,6 +407,8 @@ def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Pa
             created = "view" if model.materialized == "view" else "table"
             connection.execute(f"create or replace {created} {relation(model.name)} as\n{body}")
             done = ""
+        for hook in hooks["post_hook"]:
+            connection.execute(hook)
         if model.materialized == "incremental":
             connection.execute(f"insert or replace into {STATE_TABLE} values (?, ?, now()::timestamp)",
                                [model.name, model.fingerprint])
