@@ -27,8 +27,11 @@
         "select replace(file, chr(39), chr(39) || chr(39)) from glob('" ~ manifest_glob ~ "') where parse_dirpath(file) "
         ~ "not in (select fetch_path from " ~ this ~ ") order by 1") %}
     {%- set manifest_files = unread.rows | map(attribute=0) | list %}
+    {#- the new folders' pages only: listing every landed page costs more than reading the new manifests -#}
+    {%- set page_files = manifest_files | map('replace', '/_manifest.json', '/page-*.json') | list %}
 {%- else %}
     {%- set manifest_files = [manifest_glob] if files_exist(manifest_glob) else [] %}
+    {%- set page_files = [page_glob] if manifest_files and files_exist(page_glob) else [] %}
 {%- endif %}
 
 with manifests as (
@@ -54,10 +57,9 @@ with manifests as (
 
 -- names and sizes only: read_blob does not read the content when it is not selected
 page_files as (
-{%- if manifest_files and files_exist(page_glob) %}
+{%- if page_files %}
     select parse_dirpath(filename) as fetch_path, parse_filename(filename) as page_file, size as bytes
-    from read_blob('{{ page_glob }}')
-    where parse_dirpath(filename) in (select parse_dirpath(filename) from manifests)
+    from read_blob([{% for file in page_files %}'{{ file }}'{{ ", " if not loop.last }}{% endfor %}])
 {%- else %}
     select null::varchar as fetch_path, null::varchar as page_file, null::bigint as bytes
     where false
