@@ -36,6 +36,7 @@ CONFIG_KEYS = {
     "settle_hours",
     "email_to",
     "site_url",
+    "price",
 }
 
 
@@ -47,6 +48,85 @@ class SmtpSettings:
     password: str | None = field(default=None, repr=False)
     sender: str | None = None
     security: str = "starttls"  # starttls | ssl | none
+
+
+# --- price context: one reference instrument per asset (docs/architecture.md, "Price settings") ---------
+# Kaiko's own instrument codes (KAIKO_FACTS.md: `btc-usd` for a spot pair at cbse). These defaults follow
+# that base-quote convention for Binance's USDT perpetuals; check them against Kaiko's instrument reference.
+DEFAULT_PRICE_INSTRUMENTS = {asset: ("binc", "perpetual-future", f"{asset}-usdt") for asset in DEMO_ASSETS}
+PRICE_KEYS = ("exchange", "instrument_class", "instrument")
+INSTRUMENT_CLASSES = ("spot", "future", "perpetual-future", "option")
+KAIKO_CODE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class PriceInstrument:
+    asset: str
+    exchange: str
+    instrument_class: str
+    instrument: str
+
+    @property
+    def path(self) -> str:
+        """`{exchange}/{instrument_class}/{instrument}`, as in the OHLCV URL."""
+        return f"{self.exchange}/{self.instrument_class}/{self.instrument}"
+
+
+@dataclass(frozen=True)
+class PriceSettings:
+    """`price = false` turns price context off; `[price.<asset>]` tables override the default table."""
+
+    enabled: bool = True
+    instruments: tuple[PriceInstrument, ...] = tuple(
+        PriceInstrument(asset, *codes) for asset, codes in DEFAULT_PRICE_INSTRUMENTS.items())
+
+    def instrument_for(self, asset: str) -> PriceInstrument | None:
+        """The asset's reference instrument, or None (price off, or no instrument for this asset)."""
+        if not self.enabled:
+            return None
+        return next((entry for entry in self.instruments if entry.asset == asset), None)
+
+
+def parse_price(value) -> PriceSettings:
+    """`price` from liqreport.toml: true/false, or `[price.<asset>]` tables (`<asset> = false`: none)."""
+    if isinstance(value, bool):
+        return PriceSettings(enabled=value)
+    if not isinstance(value, dict):
+        raise ConfigError(f"price must be true, false or [price.<asset>] tables, got {value!r}.")
+    table = dict(DEFAULT_PRICE_INSTRUMENTS)
+    for asset, entry in value.items():
+        if not ASSET_CODE.match(asset):
+            raise ConfigError(f"[price.{asset}] does not name an asset code: use lower-case codes, "
+                              "e.g. [price.btc].")
+        if entry is False:
+            table.pop(asset, None)
+            continue
+        table[asset] = _price_entry(asset, entry, table.get(asset))
+    return PriceSettings(instruments=tuple(PriceInstrument(asset, *codes) for asset, codes in table.items()))
+
+
+def _price_entry(asset: str, entry, default: tuple[str, str, str] | None) -> tuple[str, str, str]:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"[price.{asset}] must be a table of {', '.join(PRICE_KEYS)} (or {asset} = false "
+                          f"under [price] for no price), got {entry!r}.")
+    unknown = sorted(set(entry) - set(PRICE_KEYS))
+    if unknown:
+        raise ConfigError(f"[price.{asset}] has unknown key(s): {', '.join(unknown)}; "
+                          f"use {', '.join(PRICE_KEYS)}.")
+    missing = [key for key in PRICE_KEYS if key not in entry]
+    if missing and default is None:
+        raise ConfigError(f"[price.{asset}] needs {', '.join(missing)}: {asset} has no default instrument "
+                          f'(e.g. exchange = "binc", instrument_class = "perpetual-future", '
+                          f'instrument = "{asset}-usdt").')
+    codes = dict(zip(PRICE_KEYS, default or ("", "", ""), strict=True)) | entry
+    for key in PRICE_KEYS:
+        if not isinstance(codes[key], str) or not KAIKO_CODE.match(codes[key]):
+            raise ConfigError(f"[price.{asset}] {key} = {codes[key]!r} is not a Kaiko code: use lower-case "
+                              "letters, digits, '.', '_' or '-', e.g. binc, perpetual-future, btc-usdt.")
+    if codes["instrument_class"] not in INSTRUMENT_CLASSES:
+        raise ConfigError(f"[price.{asset}] instrument_class = {codes['instrument_class']!r} is not one of "
+                          f"{', '.join(INSTRUMENT_CLASSES)}.")
+    return codes["exchange"], codes["instrument_class"], codes["instrument"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +157,7 @@ class Settings:
     # Not a user setting; benchmarks over synthetic history move it.
     history_start: datetime = datetime(2025, 1, 8)
     smtp: SmtpSettings = SmtpSettings()
+    price: PriceSettings = PriceSettings()
 
     @property
     def demo(self) -> bool:
@@ -316,6 +397,8 @@ def resolve(
             raise ConfigError(f"site_url {public_url(site_url)!r} is not a plain http(s) URL, e.g. "
                               "https://reports.example.com/liquidations (no credentials, no query).")
         values["site_url"] = site_url.rstrip("/")
+    if "price" in merged:
+        values["price"] = parse_price(merged["price"])
     security = (environ.get("SMTP_SECURITY") or "starttls").lower()
     if security not in SMTP_SECURITY:
         raise ConfigError(f"SMTP_SECURITY {security!r} is not supported: use starttls, ssl or none.")

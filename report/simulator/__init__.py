@@ -1,4 +1,4 @@
-"""A Kaiko-compatible token-level liquidation API on loopback, for the demo and the tests.
+"""A Kaiko-compatible token-level liquidation API (and OHLCV of instruments, prices.py) on loopback.
 
     with running_simulator(seed=7) as sim:
         requests.get(f"{sim.base_url}/v2/data/liquidation.v1/token/btc",
@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 from report.errors import ConfigError
+from report.simulator.prices import PriceOptions
 from report.simulator.server import IDENTITY_HEADER, FaultPlan, SimulatorServer
 
-__all__ = ["DEMO_API_KEY", "IDENTITY_HEADER", "FaultPlan", "SimulatorServer", "running_simulator",
-           "serve_cli"]
+__all__ = ["DEMO_API_KEY", "IDENTITY_HEADER", "FaultPlan", "PriceOptions", "SimulatorServer",
+           "running_simulator", "serve_cli"]
 
 DEMO_API_KEY = "demo-key"
 
@@ -31,11 +32,13 @@ def running_simulator(seed: int = 7, latency_s: float = 0.0, faults: FaultPlan |
                       timestamp_unit: str = "ns", data_start: datetime = datetime(2025, 1, 8, tzinfo=UTC),
                       revision: int = 0, empty_assets: Iterable[str] = frozenset(),
                       api_key: str | None = None, now: datetime | None = None,
-                      exchange_codes: dict[str, str] | None = None) -> Iterator[SimulatorServer]:
+                      exchange_codes: dict[str, str] | None = None,
+                      price_options: PriceOptions | None = None) -> Iterator[SimulatorServer]:
     """Serve on a free loopback port in a background thread; shut down and close every socket on exit."""
     server = SimulatorServer(0, seed=seed, latency_s=latency_s, faults=faults, timestamp_unit=timestamp_unit,
                              data_start=data_start, revision=revision, empty_assets=empty_assets,
-                             api_key=api_key, now=now, exchange_codes=exchange_codes)
+                             api_key=api_key, now=now, exchange_codes=exchange_codes,
+                             price_options=price_options)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="kaiko-simulator", daemon=True)
     thread.start()

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from report.simulator import api
+from report.simulator import api, prices
 from report.simulator.data import HOUR_S, hourly_block
 
 DATA_PATH = re.compile(r"^/v2/data/liquidation\.v1/token/([^/]+)$")
@@ -102,7 +102,8 @@ class SimulatorServer(ThreadingHTTPServer):
                  faults: FaultPlan | None = None,
                  timestamp_unit: str = "ns", data_start: datetime = datetime(2025, 1, 8, tzinfo=UTC),
                  revision: int = 0, empty_assets: Iterable[str] = frozenset(), api_key: str | None = None,
-                 now: datetime | None = None, exchange_codes: dict[str, str] | None = None):
+                 now: datetime | None = None, exchange_codes: dict[str, str] | None = None,
+                 price_options: prices.PriceOptions | None = None):
         super().__init__(("127.0.0.1", port), _Handler)
         self.seed = seed
         self.latency_s = latency_s
@@ -116,6 +117,7 @@ class SimulatorServer(ThreadingHTTPServer):
         # Served exchange code for a real one, e.g. {"binc": "=cmd|' /C calc'!A0"}: hostile-input tests.
         self.exchange_codes = dict(exchange_codes or {})
         self._endless = 0  # nonce that makes every "endless"/"repeat" token unique
+        self.price_options = price_options if price_options is not None else prices.PriceOptions()
         self.request_log: list[dict] = []
         self._lock = threading.Lock()
         self._fault_rng = random.Random(self.faults.seed)
@@ -218,7 +220,8 @@ class SimulatorServer(ThreadingHTTPServer):
         if self.latency_s:
             time.sleep(self.latency_s)
         match = DATA_PATH.match(url.path)
-        if not match:
+        ohlcv = prices.OHLCV_PATH.match(url.path)
+        if not match and not ohlcv:
             return self._error(handler, url.path, params, 404, f"Not found: {url.path}")
         key = handler.headers.get("X-Api-Key", "")
         if not key or (self.api_key is not None and key != self.api_key):
@@ -241,9 +244,12 @@ class SimulatorServer(ThreadingHTTPServer):
         if fault == "garbage":
             self._record(url.path, params, 200)
             return self._send(handler, 200, b"<html><body>502 Bad Gateway (proxy)</body></html>")
-        asset = match.group(1)
         try:
-            envelope = self._answer(asset, params, request_time)
+            if ohlcv:
+                envelope = prices.answer(self.price_options, self.seed, ohlcv.groups(), params, key,
+                                         self.base_url, request_time, self.now or request_time)
+            else:
+                envelope = self._answer(match.group(1), params, request_time)
         except api.ApiError as exc:
             return self._error(handler, url.path, params, exc.status, exc.message)
         for row in envelope["data"]:
