@@ -6,8 +6,8 @@ No other module reads os.environ; they receive a Settings object.
 from __future__ import annotations
 
 import dataclasses
-import math
 import importlib.resources
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
