@@ -253,7 +253,7 @@ def typed_number(name: str, value, kind: type = int, low: float | None = None, h
         raise ConfigError(f"{name} must be a finite number, got {value!r}.")
     value = kind(value)
     if low is not None and high is not None and not low <= value <= high:
-        raise ConfigError(f"{name} must be from {low:g} to {high:g}, got {value:g}.")
+        raise ConfigError(f"{name} must be from {low:g} to {high:g}, got {value!r}.")
     return value
 
 
@@ -343,6 +343,9 @@ def load_config_file(path: Path, *, required: bool = False) -> dict:
             f"{path} has unknown key(s): {', '.join(unknown)}; "
             f"known keys are {', '.join(sorted(CONFIG_KEYS))}."
         )
+    for name in NUMBERS:
+        if isinstance(data.get(name), str):  # flags and the environment are text; TOML has numbers
+            raise ConfigError(f"{name} in {path} must be a number, got {data[name]!r}: drop the quotes.")
     return data
 
 

@@ -33,7 +33,6 @@ XHTML = "{http://www.w3.org/1999/xhtml}"
 # the steps a test cannot and need not repeat: the machine's setup (the checkout below has the dev venv)
 SETUP_STEPS = {"System libraries for the PDF (WeasyPrint needs Pango)",
                "Install (the Makefile's target, as in the README)"}
-API_ROOT = Settings().api_root
 EXPRESSION = re.compile(r"\$\{\{\s*(secrets|vars)\.([A-Z0-9_]+)\s*\}\}")
 
 
@@ -216,6 +215,9 @@ def scheduled_moments(cron: str, after: datetime) -> list[datetime]:
     return moments
 
 
+KAIKO_ROOT = Settings().api_root  # the scheduled job's root: no --base-url
+
+
 def test_schedule_lands_last_week_settled_so_a_second_run_makes_no_request():
     crons = [entry["cron"] for entry in triggers()["schedule"]]
     assert len(crons) == 1 and "workflow_dispatch" in triggers()
@@ -224,11 +226,13 @@ def test_schedule_lands_last_week_settled_so_a_second_run_makes_no_request():
         assert week.end <= moment < week.end + timedelta(days=7)
         window = FetchWindow("btc", "1h", week.start.date(), week.start, week.end)
         # the manifest the scheduled run writes when it lands last week
-        manifest = {"api_root": API_ROOT, "start_time": f"{week.start:%Y-%m-%dT%H:%M:%SZ}",
+        manifest = {"source": "kaiko", "api_root": KAIKO_ROOT,
+                    "start_time": f"{week.start:%Y-%m-%dT%H:%M:%SZ}",
                     "end_time": f"{week.end:%Y-%m-%dT%H:%M:%SZ}",
                     "fetched_at": f"{moment:%Y-%m-%dT%H:%M:%SZ}"}
         for rerun_after in (timedelta(minutes=5), timedelta(hours=6)):
-            assert is_landed_and_settled(window, manifest, moment + rerun_after, settle_hours(), API_ROOT), (
+            rerun = moment + rerun_after
+            assert is_landed_and_settled(window, manifest, rerun, settle_hours(), KAIKO_ROOT), (
                 f"a run at {moment} lands {week.label} unsettled (settle_hours = {settle_hours()}): "
                 "a second run would fetch it again")
 
