@@ -4,6 +4,7 @@
 -- Incremental on the hour: a build recomputes only the hours of windows whose current fetch it has not
 -- seen and the hours whose row came from a fetch no longer current; the post_hook removes such rows that no
 -- current row replaced (a window removed from disk). A full refresh dedupes every row; both give one table.
+-- depends_on: {{ ref('stg_landing_windows') }}  (read only inside is_incremental(): dbt must see the ref)
 {{ config(
     materialized='incremental',
     unique_key=['asset', '"interval"', 'interval_start'],
