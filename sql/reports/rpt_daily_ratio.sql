@@ -50,7 +50,9 @@ final as (
         this_day.short_trades,
         this_day.short_amount,
         this_day.long_amount / nullif(this_day.total_amount, 0) as long_share,
-        this_day.total_amount / nullif(this_day.total_trades, 0) as average_size,
+        -- USD without trades (or trades without USD) is bad data: no average, the warn test names the hour
+        case when this_day.total_trades > 0 and this_day.total_amount > 0
+            then this_day.total_amount / this_day.total_trades end as average_size,
         previous_day.day as previous_day,
         coalesce(previous_day.hours_covered, 0) as previous_hours_covered,
         previous_day.total_amount as previous_total_amount,

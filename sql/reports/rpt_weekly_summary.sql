@@ -89,7 +89,10 @@ exchange_totals as (
 ),
 
 dominant_exchange as (
-    select asset, arg_max(exchange, total_amount) as dominant_exchange
+    select
+        asset,
+        arg_max(exchange, total_amount) as dominant_exchange,
+        max(total_amount) / sum(total_amount) as dominant_exchange_share
     from exchange_totals
     where total_amount > 0
     group by asset
@@ -121,7 +124,8 @@ final as (
         coalesce(current_period.short_trades, 0) as short_trades,
         coalesce(current_period.short_amount, 0) as short_amount,
         current_period.long_amount / nullif(current_period.total_amount, 0) as long_share,
-        current_period.total_amount / nullif(current_period.total_trades, 0) as average_size,
+        case when current_period.total_trades > 0 and current_period.total_amount > 0
+            then current_period.total_amount / current_period.total_trades end as average_size,
         case when previous_period.is_fully_covered then previous_period.total_amount end
             as previous_total_amount,
         coalesce(previous_period.hours_covered, 0) as previous_hours_covered,
@@ -136,6 +140,7 @@ final as (
         current_period.biggest_hour,
         current_period.biggest_hour_amount,
         dominant_exchange.dominant_exchange,
+        dominant_exchange.dominant_exchange_share,
         coalesce(current_period.hours_covered, 0) as hours_covered,
         coalesce(current_period.hours_with_data, 0) as hours_with_data,
         report_window.period_hours as hours_in_period

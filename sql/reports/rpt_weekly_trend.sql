@@ -1,4 +1,4 @@
--- one row per asset × ISO week (Monday) over the 12 weeks before the report period and the period's own weeks
+-- one row per asset × ISO week (Monday): the 12 weeks that end with the report period's last week
 {{ config(materialized='table') }}
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
@@ -15,7 +15,7 @@ assets as (select distinct asset from {{ ref('fct_liquidations_hourly') }}),
 week_spine as (
     select
         cast(unnest(generate_series(
-            date_trunc('week', report_start) - interval 12 week,
+            date_trunc('week', report_end - interval 1 hour) - interval 11 week,
             report_end - interval 1 hour,
             interval 1 week
         )) as date) as week_start
