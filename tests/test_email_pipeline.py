@@ -20,12 +20,18 @@ PASSWORD = "pipeline-Pa55word"
 
 
 def usd(amount: float) -> str:
-    """The headline format, written out independently of the code under test."""
+    """The report's figure format, written out independently of the code under test: 3 significant figures."""
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if amount >= scale:
-            value = amount / scale
-            return f"${value:.1f}{suffix}" if value < 99.95 else f"${value:.0f}{suffix}"
+        if amount >= scale * 0.9995:
+            value = float(f"{amount / scale:.3g}")
+            return f"${value:.0f}{suffix}" if value >= 100 else (
+                f"${value:.1f}{suffix}" if value >= 10 else f"${value:.2f}{suffix}")
     return f"${amount:.0f}"
+
+
+def percent(change: float) -> str:
+    value = change * 100
+    return f"{value:+.0f}%" if abs(value) >= 9.95 else f"{value:+.1f}%"
 
 
 @pytest.fixture(scope="module")
@@ -46,17 +52,22 @@ def mailed_report(tmp_path_factory):
 
 def test_pipeline_email_subject_and_text_carry_summary_figures(mailed_report):
     message, _, summary, _ = mailed_report
-    figures = ", ".join(f"{entry['asset'].upper()} {usd(entry['total_amount'])}"
-                        for entry in summary["assets"])
+    overview = summary["overview"]
+    leader = max(summary["assets"], key=lambda entry: entry["total_amount"])["asset"].upper()
     prefix = "[DEMO DATA] " if summary["demo"] else ""
-    assert message["Subject"] == f"{prefix}Liquidations 2025-W09: {figures}"
+    assert message["Subject"].strip() == (
+        f"{prefix}Liquidations 2025-W09: {usd(overview['total_amount'])}, "
+        f"{percent(overview['change_vs_last_week'])} w/w, {overview['long_share'] * 100:.0f}% long, "
+        f"{leader} led")
     text = message.get_body(preferencelist=("plain",)).get_content()
+    positions = []
     for entry in summary["assets"]:
-        change = entry["change_vs_last_week"]
-        change_text = "n/a" if change is None else f"{change * 100:+.1f} %"
-        line = (f"{entry['asset'].upper()}: {usd(entry['total_amount'])}, {change_text} vs last week, "
-                f"long {entry['long_share'] * 100:.0f} %")
+        line = (f"{entry['asset'].upper()}: {usd(entry['total_amount'])}, "
+                f"{percent(entry['change_vs_last_week'])} vs last week")
         assert line in text
+        positions.append(text.index(line))
+    assert positions == sorted(positions)  # largest first, as in the report
+    assert overview["verdict"] in text
 
 
 def test_pipeline_email_images_are_the_rendered_charts(mailed_report):
@@ -65,7 +76,7 @@ def test_pipeline_email_images_are_the_rendered_charts(mailed_report):
              if part.get_content_type() == "image/png"}
     html = message.get_body(preferencelist=("html",)).get_content()
     images = html5lib.parse(html, namespaceHTMLElements=True).findall(f".//{XHTML}img")
-    alts = {chart["file"]: chart["alt"] for chart in summary["charts"]}
+    alts = {chart["png"]: chart["alt"] for chart in summary["charts"] if "png" in chart}
     shown = set()
     for image in images:
         part = parts[image.get("src").removeprefix("cid:")]

@@ -1,4 +1,4 @@
-"""People-facing number and time formats, and chart styling that must not drift."""
+"""People-facing number and time formats: one module for the report, the email and the site."""
 
 from __future__ import annotations
 
@@ -10,42 +10,61 @@ from report.formatting import (
     WEEK_WORDS,
     change,
     count,
+    exchange_label,
     exchange_name,
     iso_z,
+    period_dates,
     period_words,
+    rank_words,
     share,
+    side_share,
     usd,
     utc_day,
     utc_hour,
+    zscore,
 )
-from report.render.charts import STYLE
 
 
 @pytest.mark.parametrize(("amount", "text"), [
-    (None, "n/a"), (0, "$0"), (950, "$950"), (4_520, "$4.5K"), (12_345_678, "$12.3M"), (912_000_000, "$912M"),
-    (999_960_000, "$1.0B"), (1_234_000_000, "$1.2B"), (-2_500_000, "-$2.5M"),
+    (None, "–"), (0, "$0"), (950, "$950"), (4_520, "$4.52K"), (12_345_678, "$12.3M"), (912_000_000, "$912M"),
+    (999_960_000, "$1.00B"), (1_017_772_049, "$1.02B"), (1_234_000_000, "$1.23B"), (-2_500_000, "-$2.50M"),
 ])
-def test_usd_reads_like_a_quoted_liquidation_figure(amount, text):
+def test_usd_reads_like_a_quoted_liquidation_figure_to_three_significant_figures(amount, text):
     assert usd(amount) == text
 
 
 def test_changes_shares_and_counts_for_people():
-    assert change(0.184) == "+18.4 %" and change(-0.05) == "-5.0 %" and change(None) == "n/a"
-    assert share(0.6) == "60.0 %" and share(None) == "n/a"
-    assert count(1234) == "1,234" and count(None) == "n/a"
+    assert change(0.547) == "+55%" and change(-0.0707) == "-7.1%" and change(None) == "n/a"
+    assert change(-0.002) == "-0.2%" and change(1.874) == "+187%"
+    assert share(0.593) == "59%" and share(0.5928, 1) == "59.3%"
+    assert share(0.003) == "<1%" and share(0) == "0%" and share(None) == "–"
+    assert side_share(0.89) == ("long", "89% long") and side_share(0.47) == ("short", "53% short")
+    assert count(1234) == "1,234" and count(None) == "–"
+    assert zscore(4.91) == "+4.9" and zscore(-2.06) == "−2.1" and zscore(0.03) == "0.0"
+
+
+def test_ranks_say_which_end_is_the_top():
+    assert rank_words(1, 13) == "the largest of 13 weeks"
+    assert rank_words(7, 13) == "the 7th largest of 13 weeks"
+    assert rank_words(2, 13) == "the 2nd largest of 13 weeks"
+    assert rank_words(13, 13) == "the smallest of 13 weeks"
+    assert rank_words(11, 40) == "the 11th largest of 40 weeks"
 
 
 def test_times_are_utc_and_say_so():
-    assert utc_hour(datetime(2025, 2, 25, 14)) == "Tue 25 Feb 2025 14:00 UTC"
+    assert utc_hour(datetime(2025, 2, 25, 14)) == "Tue 25 Feb 14:00 UTC"
+    assert utc_hour("2025-02-25T14:00:00Z", year=True) == "Tue 25 Feb 2025 14:00 UTC"
     assert utc_day(date(2025, 2, 25)) == "Tue 25 Feb 2025"
+    assert utc_day("2025-02-25", year=False) == "Tue 25 Feb"
     assert iso_z(datetime(2025, 2, 25, 14)) == "2025-02-25T14:00:00Z"
+    week = period_dates("2025-02-24T00:00:00Z", "2025-03-03T00:00:00Z")
+    assert week == "Mon 24 Feb – Sun 02 Mar 2025 (UTC)"
 
 
-def test_exchange_codes_get_display_names_and_one_stable_colour():
+def test_exchange_codes_get_display_names():
     assert exchange_name("binc") == "Binance (binc)" and exchange_name("zzzz") == "zzzz"
-    assert STYLE.exchange_color("binc") == STYLE.exchange_color("binc") != STYLE.exchange_color("bbit")
-    assert STYLE.exchange_color("zzzz") == STYLE.exchange_color("zzzz") in STYLE.fallback_colors
-    assert STYLE.long != STYLE.short
+    assert exchange_label("hbdm") == "HTX (Huobi)" and exchange_label("zzzz") == "zzzz"
+    assert exchange_label(None) == "–"
 
 
 def test_a_week_is_called_a_week_and_other_ranges_by_their_length():

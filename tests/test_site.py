@@ -58,10 +58,11 @@ def test_site_index_shows_period_assets_and_headline_total(tmp_path, reports_dir
     _, rows = index_rows(publish(reports_dir, tmp_path / "site"))
     texts = {row.get("data-label"): " ".join("".join(row.itertext()).split()) for row in rows}
     btc, eth = (entry["total_amount"] for entry in DEFAULT_ASSETS)
-    assert f"${(btc + eth) / 1e9:.1f}B" == "$1.9B"
+    assert btc + eth == 1_874_400_000.0
     assert "2025-02-24 – 2025-03-02" in texts["2025-W09"] and "BTC, ETH" in texts["2025-W09"]
-    assert "$1.9B" in texts["2025-W09"]
-    assert "SOL" in texts["2025-02-03_2025-02-05"] and "$3.5M" in texts["2025-02-03_2025-02-05"]
+    assert "$1.87B" in texts["2025-W09"]
+    assert "2 assets: the verdict sentence of the report." in texts["2025-W09"]
+    assert "SOL" in texts["2025-02-03_2025-02-05"] and "$3.50M" in texts["2025-02-03_2025-02-05"]
     assert "2025-02-03 – 2025-02-04" in texts["2025-02-03_2025-02-05"]
 
 

@@ -113,6 +113,12 @@ baseline as (
     where weeks_before_report between 1 and 12 and is_fully_covered
 ),
 
+long_share_before as (
+    select median(long_share) as long_share_median
+    from weeks
+    where weeks_before_report between 1 and 11 and is_fully_covered
+),
+
 unusualness as (
     select
         case
@@ -134,6 +140,8 @@ final as (
         (select count(*) from report_assets) as assets_requested,
         (select count(*) from report_assets where is_in_market) as assets_covered,
         (select count(*) from report_assets where hours_covered = hours_in_period) as assets_fully_covered,
+        coalesce((select sum(hours_covered) from report_assets), 0) as asset_hours_covered,
+        (select count(*) from report_assets) * report_window.period_hours as asset_hours_expected,
         current_period.total_trades,
         current_period.total_amount,
         current_period.long_trades,
@@ -141,6 +149,7 @@ final as (
         current_period.short_trades,
         current_period.short_amount,
         current_period.long_amount / nullif(current_period.total_amount, 0) as long_share,
+        long_share_before.long_share_median as long_share_median_11w,
         case when current_period.total_trades > 0 and current_period.total_amount > 0
             then current_period.total_amount / current_period.total_trades end as average_size,
         previous_period.total_amount as previous_total_amount,
@@ -182,6 +191,7 @@ final as (
     left join biggest_day on true
     left join ranking on true
     left join unusualness on true
+    left join long_share_before on true
 )
 
 select * from final

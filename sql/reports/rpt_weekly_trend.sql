@@ -35,7 +35,7 @@ weekly as (
     group by asset, cast(date_trunc('week', hour) as date)
 ),
 
-final as (
+trend as (
     select
         assets.asset,
         week_spine.week_start,
@@ -53,6 +53,17 @@ final as (
     left join weekly
         on weekly.asset = assets.asset
         and weekly.week_start = week_spine.week_start
+),
+
+-- the report week's place among the fully covered weeks shown (1 = largest)
+final as (
+    select
+        *,
+        case when not is_partial then
+            rank() over (partition by asset, is_partial order by total_amount desc)
+        end as rank_in_trend,
+        count(*) filter (where not is_partial) over (partition by asset) as weeks_ranked_in_trend
+    from trend
 )
 
 select * from final
