@@ -12,12 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from report import __version__
-from report.errors import ConfigError, ReportError
+from report.errors import ConfigError, ReportError, storage_error
+from report.files import storage_errors
 
 EPILOG_RUN = """examples:
   liqreport run                          last complete ISO week, demo data without KAIKO_API_KEY
   liqreport run --week 2025-W09 --assets btc,eth --pdf
   KAIKO_API_KEY=... liqreport run --no-demo --email-to risk@example.com --send
+
+exit codes: 0 done, 1 failed (API, data test, disk), 2 a mistake in flags or config,
+  75 another liqreport is writing the same output folder (try again later, or pass --wait)
 """
 
 
@@ -48,6 +52,13 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="fail instead of falling back to the simulator when KAIKO_API_KEY is unset",
+    )
+    group.add_argument(
+        "--wait",
+        dest="wait_for_lock",
+        action="store_true",
+        default=None,
+        help="when another liqreport is writing the output folder, wait for it instead of exiting (75)",
     )
 
 
@@ -104,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pdf", action="store_true", help="also write report.pdf (needs the pdf extra)")
     run.add_argument("--email-to", dest="email_to", help="comma-separated recipients: also build report.eml")
     run.add_argument("--send", action="store_true", help="send the email over SMTP (SMTP_* environment)")
+    run.add_argument("--resend", action="store_true",
+                     help="with --send: send even to recipients this period's email already went to")
 
     fetch = command(
         "fetch",
@@ -146,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_period_flags(email)
     email.add_argument("--to", dest="email_to", help="comma-separated recipients")
     email.add_argument("--send", action="store_true", help="send over SMTP (SMTP_HOST, SMTP_PORT, ...)")
+    email.add_argument("--resend", action="store_true",
+                       help="with --send: send even to recipients this period's email already went to")
     email.add_argument("--attach-pdf", action="store_true", help="attach report.pdf when it exists")
 
     publish = command(
@@ -158,8 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Serve the Kaiko-compatible simulator on loopback.",
         "liqreport simulate --port 8765 --latency-ms 150",
     )
-    simulate.add_argument("--port", type=int, default=8765)
-    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--port", type=int, default=8765, help="1..65535, or 0 for any free port")
+    simulate.add_argument("--seed", type=int, default=7, help="another seed serves other numbers")
     simulate.add_argument("--latency-ms", type=float, default=0.0)
     simulate.add_argument(
         "--fault-rate",
@@ -184,6 +199,7 @@ def settings_from_args(args: argparse.Namespace, environ=None):
         "max_requests_per_second",
         "email_to",
         "page_size",
+        "wait_for_lock",
     )
     flags = {name: getattr(args, name, None) for name in names}
     config = getattr(args, "config", None)
@@ -225,8 +241,6 @@ def check_report_inputs(settings, period, now: datetime) -> None:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from report import pipeline
-
     if args.command == "simulate":
         from report.simulator import serve_cli
 
@@ -234,14 +248,23 @@ def dispatch(args: argparse.Namespace) -> int:
             port=args.port, seed=args.seed, latency_ms=args.latency_ms, fault_rate=args.fault_rate, log=_log
         )
     settings = settings_from_args(args)
-    if args.command == "publish":
-        pipeline.publish(settings, log=_log)
-        return 0
-    period = period_from_args(args)
+    period = None if args.command == "publish" else period_from_args(args)
     if args.command in ("run", "build", "render"):
         check_report_inputs(settings, period, datetime.now(UTC))
-    if args.command == "run":
-        pipeline.run(settings, period, refresh=args.refresh, pdf=args.pdf, send=args.send, log=_log)
+    # a write error that names no file (write() and fsync() carry none) names the output folder
+    with storage_errors(settings.output_dir):
+        run_command(args, settings, period)
+    return 0
+
+
+def run_command(args: argparse.Namespace, settings, period) -> None:
+    from report import pipeline
+
+    if args.command == "publish":
+        pipeline.publish(settings, log=_log)
+    elif args.command == "run":
+        pipeline.run(settings, period, refresh=args.refresh, pdf=args.pdf, send=args.send,
+                     resend=args.resend, log=_log)
     elif args.command == "fetch":
         pipeline.fetch(settings, period, refresh=args.refresh, log=_log)
     elif args.command == "build":
@@ -251,8 +274,8 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.command == "render":
         pipeline.render(settings, period, pdf=args.pdf, log=_log)
     elif args.command == "email":
-        pipeline.email(settings, period, send=args.send, attach_pdf=args.attach_pdf, log=_log)
-    return 0
+        pipeline.email(settings, period, send=args.send, resend=args.resend, attach_pdf=args.attach_pdf,
+                       log=_log)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,6 +289,14 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:
+        # A full disk (or quota, read-only, I/O error) in a stage that did not name the file itself;
+        # anything else is a bug and keeps its traceback.
+        error = storage_error(exc)
+        if error is None:
+            raise
+        print(f"Error: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("Interrupted: complete windows and the previous report are kept.", file=sys.stderr)
         return 130

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from report.errors import ConfigError
 
 ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+# Periods outside these years are typing mistakes (0001-W01), and date arithmetic on them overflows.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,13 @@ def iso_week(label: str) -> Period:
     except ValueError:
         raise ConfigError(f"week {label!r} does not exist: {year} has no ISO week {week}.") from None
     start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+    check_years(start, f"week {label}")
     return Period(start, start + timedelta(days=7), label)
+
+
+def check_years(moment: datetime, what: str) -> None:
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ConfigError(f"{what} is out of range: give a period between {FIRST_YEAR} and {LAST_YEAR}.")
 
 
 def week_of(moment: datetime) -> Period:
@@ -62,11 +70,17 @@ def parse_utc(value: str, name: str) -> datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 has no UTC
+        raise ConfigError(f"{name} {value} is out of range: give a period between {FIRST_YEAR} and "
+                          f"{LAST_YEAR}.") from None
 
 
 def explicit(start: str, end: str) -> Period:
     begin, finish = parse_utc(start, "--start"), parse_utc(end, "--end")
+    check_years(begin, f"--start {start}")
+    check_years(finish, f"--end {end}")
     if finish <= begin:
         raise ConfigError(f"--end {end} is not after --start {start}: the range is [start, end).")
     if (

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+from report.lock import output_lock
 from report.periods import Period
 from report.settings import SQL_DIR, Settings
 
@@ -38,6 +39,14 @@ def ensure_output_dir(settings: Settings) -> None:
         ) from None
 
 
+@contextlib.contextmanager
+def writing(settings: Settings, command: str, log: Log) -> Iterator[None]:
+    """Hold the output folder's lock (report/lock.py) for a command that writes there."""
+    ensure_output_dir(settings)
+    with output_lock(settings.output_dir, command, wait=settings.wait_for_lock, log=log):
+        yield
+
+
 def fetch_start(period: Period):
     return period.start - timedelta(weeks=TRAILING_WEEKS)
 
@@ -54,7 +63,8 @@ def source(settings: Settings, log: Log) -> Iterator[Settings]:
         log(f"No KAIKO_API_KEY: using the built-in simulator at {simulator.base_url} — DEMO DATA.")
         # The rate limit protects Kaiko's quota; our own in-process simulator has none to protect.
         yield settings.with_(
-            base_url=simulator.base_url, api_key=DEMO_API_KEY, max_requests_per_second=1000.0
+            base_url=simulator.base_url, api_key=DEMO_API_KEY, max_requests_per_second=1000.0,
+            builtin_simulator=True,
         )
 
 
@@ -71,8 +81,7 @@ def model_variables(settings: Settings, period: Period) -> dict:
 def fetch(settings: Settings, period: Period, *, refresh: bool = False, log: Log = print):
     from report.fetch.fetcher import fetch_range
 
-    ensure_output_dir(settings)
-    with source(settings, log) as live:
+    with writing(settings, "fetch", log), source(settings, log) as live:
         return fetch_range(live, fetch_start(period), period.end, refresh=refresh, log=log)
 
 
@@ -82,45 +91,52 @@ def build(
     from report.models.exports import export
     from report.models.runner import build as build_models
 
-    results = build_models(
-        settings.warehouse_path,
-        SQL_DIR,
-        model_variables(settings, period),
-        select=select,
-        run_tests=run_tests,
-        log=log,
-    )
-    if select is None:
-        export(settings.warehouse_path, settings.output_dir / "data")
+    with writing(settings, "build", log):
+        results = build_models(
+            settings.warehouse_path,
+            SQL_DIR,
+            model_variables(settings, period),
+            select=select,
+            run_tests=run_tests,
+            log=log,
+        )
+        if select is None:
+            export(settings.warehouse_path, settings.output_dir / "data")
     return results
 
 
 def test(settings: Settings, period: Period, *, log: Log = print):
     from report.models.runner import test as run_data_tests
 
-    return run_data_tests(settings.warehouse_path, SQL_DIR, model_variables(settings, period), log=log)
+    with writing(settings, "test", log):  # it writes run_results.json
+        return run_data_tests(settings.warehouse_path, SQL_DIR, model_variables(settings, period), log=log)
 
 
 def render(settings: Settings, period: Period, *, pdf: bool = False, log: Log = print) -> Path:
     from report.render.report import render_report
 
-    path = render_report(settings, period, pdf=pdf, log=log)
+    with writing(settings, "render", log):
+        path = render_report(settings, period, pdf=pdf, log=log)
     log(f"Report: {path}")
     return path
 
 
 def email(
-    settings: Settings, period: Period, *, send: bool = False, attach_pdf: bool = False, log: Log = print
+    settings: Settings, period: Period, *, send: bool = False, resend: bool = False, attach_pdf: bool = False,
+    log: Log = print,
 ) -> Path:
     from report.deliver.email import deliver
 
-    return deliver(settings, settings.reports_dir / period.label, send=send, attach_pdf=attach_pdf, log=log)
+    with writing(settings, "email", log):
+        return deliver(settings, settings.reports_dir / period.label, send=send, resend=resend,
+                       attach_pdf=attach_pdf, log=log)
 
 
 def publish(settings: Settings, *, log: Log = print) -> Path:
     from report.deliver.site import publish as publish_site
 
-    index = publish_site(settings.reports_dir, settings.site_dir)
+    with writing(settings, "publish", log):
+        index = publish_site(settings.reports_dir, settings.site_dir)
     log(f"Site: {index}")
     return index
 
@@ -132,9 +148,15 @@ def run(
     refresh: bool = False,
     pdf: bool = False,
     send: bool = False,
+    resend: bool = False,
     log: Log = print,
 ) -> Path:
-    ensure_output_dir(settings)
+    with writing(settings, "run", log):
+        return _run(settings, period, refresh=refresh, pdf=pdf, send=send, resend=resend, log=log)
+
+
+def _run(settings: Settings, period: Period, *, refresh: bool, pdf: bool, send: bool, resend: bool,
+         log: Log) -> Path:
     timings: dict[str, float] = {}
 
     def step(name: str, call):
@@ -153,6 +175,6 @@ def run(
     step("build", lambda: build(settings, period, log=log))
     path = step("render", lambda: render(settings, period, pdf=pdf, log=log))
     if settings.email_to or send:
-        step("email", lambda: email(settings, period, send=send, attach_pdf=pdf, log=log))
+        step("email", lambda: email(settings, period, send=send, resend=resend, attach_pdf=pdf, log=log))
     log("Timings: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items()))
     return path

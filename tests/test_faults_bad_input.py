@@ -52,7 +52,9 @@ CASES = {
     "bad interval": (["fetch", "--interval", "90m"], ["interval '90m'"]),
     "interval over a day": (["fetch", "--interval", "25h"], ["interval '25h'"]),
     "bad region": (["fetch", "--region", "asia"], ["us or eu"]),
-    "zero concurrency": (["fetch", "--concurrency", "0"], ["concurrency must be positive"]),
+    "zero concurrency": (
+        ["fetch", "--concurrency", "0"], ["concurrency (--concurrency) must be from 1 to 64"]
+    ),
 }
 
 
@@ -93,7 +95,7 @@ def test_unknown_key_in_config_file(simulator_env, capsys, tmp_path):
 def test_page_size_over_the_api_maximum(simulator_env, capsys):
     code, err = run_cli(capsys, "fetch", "--page-size", "5000")
     assert code == 2
-    assert_one_line_error(err, "page_size must be at most 1000")
+    assert_one_line_error(err, "page_size (--page-size) must be from 1 to 1000, got 5000")
     assert simulator_env.request_count == 0
 
 

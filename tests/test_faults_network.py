@@ -180,3 +180,22 @@ def test_unreachable_api_root_fails_fast_instead_of_retrying_every_window(tmp_pa
         f"6 of 6 windows failed; first: GET http://127.0.0.1:{port}/v2/data/liquidation.v1/token/btc "
         "(window 2025-02-03) failed after 3 attempts: could not connect")
     assert len(fetch_dirs(settings.landing_dir)) <= 2  # the rest were cancelled before they started
+
+
+def test_data_null_is_retried_like_a_cut_off_body(tmp_path):
+    """Issue 10 point 8: a 200 with `data: null` was quarantined at once; it is transient like a cut body."""
+    with faulty(tmp_path, ["ok", "nulldata", "nulldata"], max_attempts=4) as (sim, settings, session):
+        summary = fetch(settings, session)
+        assert_complete_and_exact(sim, settings)
+        assert not (settings.landing_dir / "_quarantine").exists()
+    assert summary.retries == 2
+
+
+def test_data_null_after_every_attempt_is_quarantined(tmp_path):
+    with faulty(tmp_path, ["nulldata"] * 3, max_attempts=3) as (sim, settings, session):
+        with pytest.raises(FetchError, match=r"page 1 of btc window 2025-02-03 is malformed \(HTTP 200 with "
+                                             r"`data: null`, after 3 attempts\)"):
+            fetch(settings, session)
+        [quarantined] = (settings.landing_dir / "_quarantine" / "btc" / "2025-02-03").glob("*.json")
+        assert json.loads(quarantined.read_bytes())["data"] is None
+        assert list(newest_complete_by_window(settings.landing_dir)) == [("btc", "2025-02-10")]

@@ -31,8 +31,8 @@ from report.fetch.ratelimit import TokenBucket
 from report.fetch.windows import plan_windows
 from report.simulator import running_simulator
 
-MANIFEST_KEYS = {"manifest_version", "source", "endpoint", "asset", "interval", "window", "fetch_id",
-                 "start_time", "end_time", "request", "fetched_at", "completed_at", "answer_time",
+MANIFEST_KEYS = {"manifest_version", "source", "api_root", "endpoint", "asset", "interval", "window",
+                 "fetch_id", "start_time", "end_time", "request", "fetched_at", "completed_at", "answer_time",
                  "page_count", "row_count", "pages"}
 
 
@@ -92,7 +92,9 @@ def test_manifests_follow_the_contract_and_hold_no_key(sim, tmp_path):
     for folder in folders:
         manifest = json.loads((folder / "_manifest.json").read_text())
         assert set(manifest) == MANIFEST_KEYS
+        assert manifest["manifest_version"] == 2
         assert manifest["source"] == "simulator"
+        assert manifest["api_root"] == sim.base_url
         assert manifest["endpoint"] == "liquidation.v1/token"
         assert folder.name == f"fetch={manifest['fetch_id']}"
         assert folder.parent.name == f"window={manifest['window']}"

@@ -23,7 +23,7 @@ def test_an_asset_asked_for_but_never_landed_is_a_coverage_warning_not_a_silent_
     assert coverage["failures"] == week.hours  # every hour of eth's week, none of btc's
 
 
-def test_pages_from_another_source_are_fetched_again_not_reused(tmp_path):
+def test_pages_from_another_api_root_are_fetched_again_not_reused(tmp_path):
     """Demo pages must never stand in for Kaiko's (nor Kaiko's for the demo's), however settled."""
     week = iso_week("2025-W20")
     with running_simulator() as sim:
@@ -33,8 +33,9 @@ def test_pages_from_another_source_are_fetched_again_not_reused(tmp_path):
         manifests = list((tmp_path / "landing").rglob("_manifest.json"))
         for path in manifests:  # as if these windows had been landed from Kaiko itself
             manifest = json.loads(path.read_text())
-            assert manifest["source"] == "simulator"
-            path.write_text(json.dumps({**manifest, "source": "kaiko"}))
+            assert (manifest["source"], manifest["api_root"]) == ("simulator", sim.base_url)
+            path.write_text(json.dumps({**manifest, "source": "kaiko",
+                                        "api_root": "https://us.market-api.kaiko.io"}))
         before = sim.request_count
         again = pipeline.fetch(settings, week, log=lambda _: None)
         assert again.windows_skipped == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from report.errors import DataQualityError, ModelError
 from report.models import runner
 from report.models.runner import build
+from report.settings import SQL_DIR
 
 VARIABLES = {"landing_path": "/nowhere", "report_start": "2025-01-06 00:00:00",
              "report_end": "2025-01-13 00:00:00"}
@@ -188,6 +190,7 @@ SLOW_BUILD = """
 import sys
 from pathlib import Path
 from report.models.runner import build
+from report.settings import SQL_DIR
 build(Path(sys.argv[1]), Path(sys.argv[2]), {}, log=lambda line: print(line, flush=True))
 """
 
@@ -229,3 +232,90 @@ def test_second_concurrent_build_is_refused_while_the_first_holds_the_lock(tmp_p
             build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
     build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
     assert query(warehouse, "select x from fct_a") == [(1,)]
+
+
+MACROS = {
+    "macros/columns.sql": "{# the columns, stated once #}\n"
+                          "{% macro column_names() %}{{ return(['a', 'b']) }}{% endmacro %}\n"
+                          "{% macro prefixed(prefix='') -%}\n"
+                          "{% for name in column_names() %}{{ prefix }}{{ name }}{{ ', ' if not loop.last }}"
+                          "{% endfor %}\n{%- endmacro %}\n",
+    # a macro calling a macro from another file, and one reading a run variable
+    "macros/sums.sql": "{% macro summed() %}{% for name in column_names() %}sum({{ name }}) as {{ name }}"
+                       "{{ ', ' if not loop.last }}{% endfor %}{% endmacro %}\n"
+                       "{% macro limit_value() %}{{ var('limit', 99) }}{% endmacro %}\n",
+    "staging/stg_pairs.sql": "select range as a, range * 10 as b from range(4)",
+    "marts/fct_pairs.sql": "select {{ prefixed('pairs.') }} from {{ ref('stg_pairs') }} as pairs",
+    "marts/fct_sums.sql": "select {{ summed() }} from {{ ref('fct_pairs') }}",
+    "tests/assert_small.sql": "select * from {{ ref('fct_pairs') }} where a > {{ limit_value() }}",
+}
+
+
+def test_macros_folder_gives_every_model_and_test_its_macros_and_is_never_a_model(tmp_path):
+    sql_dir = write_project(tmp_path, MACROS)
+    warehouse = tmp_path / "w.duckdb"
+    results = build(warehouse, sql_dir, VARIABLES, log=lambda _: None)
+    assert [m["name"] for m in results.models] == ["stg_pairs", "fct_pairs", "fct_sums"]
+    assert query(warehouse, "select a, b from fct_sums") == [(6, 60)]
+    assert [(t["name"], t["status"]) for t in results.tests] == [("assert_small", "pass")]
+    with pytest.raises(DataQualityError, match="assert_small failed: 2 rows"):
+        build(warehouse, sql_dir, {**VARIABLES, "limit": 1}, log=lambda _: None)
+
+
+def test_macro_files_with_stray_text_or_clashing_names_are_refused(tmp_path):
+    sql_dir = write_project(tmp_path, {"macros/bad.sql": "{% macro m() %}1{% endmacro %}\nselect 1 as x\n",
+                                       "marts/fct_a.sql": "select {{ m() }} as x"})
+    with pytest.raises(ModelError, match=r"macros/bad\.sql holds text outside \{% macro %\} blocks"):
+        build(tmp_path / "w.duckdb", sql_dir, VARIABLES, log=lambda _: None)
+    (sql_dir / "macros" / "bad.sql").write_text("{% macro m() %}1{% endmacro %}\n")
+    (sql_dir / "macros" / "again.sql").write_text("{% macro m() %}2{% endmacro %}\n")
+    with pytest.raises(ModelError, match=r"two macros are named 'm' \(.*again\.sql and .*bad\.sql\)"):
+        build(tmp_path / "w.duckdb", sql_dir, VARIABLES, log=lambda _: None)
+    (sql_dir / "macros" / "again.sql").write_text("{% macro ref(name) %}{{ name }}{% endmacro %}\n")
+    with pytest.raises(ModelError, match=r"again\.sql defines macro 'ref', a name the runner"):
+        build(tmp_path / "w.duckdb", sql_dir, VARIABLES, log=lambda _: None)
+
+
+def test_project_files_exist_macro_answers_from_the_filesystem(tmp_path):
+    project = write_project(tmp_path, {
+        "marts/fct_found.sql": "select {{ files_exist(var('landing_path') ~ '/*.json') }} as found",
+    })
+    shutil.copytree(SQL_DIR / "macros", project / "macros")
+    landing = tmp_path / "it's landing"  # a quote in the path, doubled as inside a SQL string literal
+    landing.mkdir()
+    variables = {"landing_path": landing.as_posix().replace("'", "''")}
+    warehouse = tmp_path / "w.duckdb"
+    build(warehouse, project, variables, log=lambda _: None)
+    assert query(warehouse, "select found from fct_found") == [(False,)]
+    (landing / "page-00001.json").write_text("{}")
+    build(warehouse, project, variables, log=lambda _: None)
+    assert query(warehouse, "select found from fct_found") == [(True,)]
+
+
+def test_project_measure_macros_state_the_six_measures_once(tmp_path):
+    project = write_project(tmp_path, {
+        "staging/stg_rows.sql": "select 'btc' as asset, {% for name, type in measure_types().items() %}"
+                                "{{ loop.index }}::{{ type }} as {{ name }}{{ ', ' if not loop.last }}"
+                                "{% endfor %} from range(3)",
+        "marts/fct_copied.sql": "select {{ liquidation_measures('r.') }} from {{ ref('stg_rows') }} as r",
+        "marts/fct_summed.sql": "select asset, {{ sum_measures() }} from {{ ref('stg_rows') }} group by 1",
+    })
+    shutil.copytree(SQL_DIR / "macros", project / "macros")
+    warehouse = tmp_path / "w.duckdb"
+    build(warehouse, project, VARIABLES, log=lambda _: None)
+    measures = ["total_trades", "total_amount", "long_trades", "long_amount", "short_trades", "short_amount"]
+    for table in ("fct_copied", "fct_summed"):
+        columns = query(warehouse, "select column_name, data_type from information_schema.columns "
+                                   f"where table_name = '{table}' and column_name <> 'asset'")
+        assert columns == [(name, "BIGINT" if name.endswith("_trades") else "DOUBLE") for name in measures]
+    assert query(warehouse, "select * exclude (asset) from fct_summed") == [(3, 6.0, 9, 12.0, 15, 18.0)]
+
+
+def test_project_history_start_macro_has_one_default_and_takes_the_run_variable(tmp_path):
+    project = write_project(tmp_path, {"marts/fct_start.sql": "select {{ history_start() }} as first_hour"})
+    shutil.copytree(SQL_DIR / "macros", project / "macros")
+    warehouse = tmp_path / "w.duckdb"
+    build(warehouse, project, VARIABLES, log=lambda _: None)
+    assert query(warehouse, "select first_hour::varchar from fct_start") == [("2025-01-08 00:00:00",)]
+    build(warehouse, project, {**VARIABLES, "history_start": "2024-06-01 00:00:00"}, log=lambda _: None)
+    assert query(warehouse, "select first_hour::varchar from fct_start") == [("2024-06-01 00:00:00",)]

@@ -1,11 +1,14 @@
 """The weekly report as an email: a readable plain-text part and an HTML part with the charts as cid: images.
 
-Built from the rendered report folder only (summary.json + charts/*.png, optionally report.pdf). Always
-written to `report.eml` beside the report; sent over SMTP only when asked.
+Built from the rendered report folder only (summary.json + the charts' PNGs, optionally report.pdf). Always
+written to `report.eml` beside the report; sent over SMTP only when asked, and once: each send is recorded
+in the report folder's `.sent.json` (Message-ID, recipients, time), and a rerun skips the recipients it
+lists unless --resend. (A re-render keeps the marker: render/folder.py carries it into the new folder.)
 """
 
 from __future__ import annotations
 
+import json
 import smtplib
 import ssl
 import struct
@@ -20,12 +23,13 @@ from report.errors import DeliveryError
 from report.files import write_atomically
 from report.formatting import period_dates, side_share, subject_figures, utc_time
 from report.palette import PALETTE
-from report.settings import Settings, SmtpSettings
+from report.settings import Settings, SmtpSettings, validate_email
 from report.templating import environment
 
 Log = Callable[[str], None]
 
 EMAIL_FILE = "report.eml"
+SENT_MARKER = ".sent.json"  # a dot file: the site never publishes it (it names the recipients)
 # Gmail clips an HTML body above about 102 KB; cid: images do not count towards it.
 HTML_BUDGET_BYTES = 100_000
 # The container is 600 px with 24 px padding each side.
@@ -34,14 +38,31 @@ SPIKE_LINES = 3
 SMTP_TIMEOUT_S = 30
 SECURITY_MODES = ("starttls", "ssl", "none")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-def deliver(settings: Settings, report_dir: Path, *, send: bool = False, attach_pdf: bool = False,
-            log: Log = print) -> Path:
-    """Build the email for one rendered period, write report_dir/report.eml, and send it when asked."""
+
+
+def deliver(settings: Settings, report_dir: Path, *, send: bool = False, resend: bool = False,
+            attach_pdf: bool = False, log: Log = print) -> Path:
+    """Build the email for one rendered period, write report_dir/report.eml, and send it when asked.
+
+    Recipients this period's email already went to (report_dir/.sent.json) are skipped unless `resend`.
+    """
     # report.eml is always written (another system may send it); only sending needs recipients
     if send and not settings.email_to:
         raise DeliveryError("no email recipients: pass --to risk@example.com "
                             "or set email_to in liqreport.toml.")
+    for address in settings.email_to:
+        validate_email(address)
     summary = load_summary(report_dir)
+    recipients = settings.email_to
+    if send and not resend:
+        already = sent_to(report_dir)
+        recipients = tuple(address for address in settings.email_to if address not in already)
+        if not recipients:
+            last = max(already.values(), key=lambda entry: entry["sent_at"])
+            log(f"Email for {report_dir.name} already sent to {', '.join(settings.email_to)} "
+                f"(last {last['sent_at']}, Message-ID {last['message_id']}): not sent again; "
+                "pass --resend to send it anyway.")
+            return report_dir / EMAIL_FILE
     pdf = None
     if attach_pdf:
         pdf_name = (summary.get("files") or {}).get("pdf") or "report.pdf"
@@ -55,7 +76,7 @@ def deliver(settings: Settings, report_dir: Path, *, send: bool = False, attach_
             + ("the PDF is attached." if pdf is not None else "where the report folder is. Set site_url in "
                "liqreport.toml (or attach the PDF) to give readers the report itself."))
     message = build_message(summary, report_dir, sender=sender_address(settings.smtp, required=send),
-                            recipients=settings.email_to, report_link=link, pdf=pdf)
+                            recipients=recipients, report_link=link, pdf=pdf)
     path = report_dir / EMAIL_FILE
     write_atomically(path, bytes(message))
     html_bytes = len(html_body(message).encode("utf-8"))
@@ -63,8 +84,39 @@ def deliver(settings: Settings, report_dir: Path, *, send: bool = False, attach_
     if html_bytes > HTML_BUDGET_BYTES:
         log(f"Warning: the email's HTML is {html_bytes / 1000:.0f} KB; Gmail clips above about 102 KB.")
     if send:
-        send_message(message, settings.smtp, log=log)
+        if len(recipients) < len(settings.email_to):
+            log(f"Already sent to {len(settings.email_to) - len(recipients)} of the recipients; "
+                f"sending to {', '.join(recipients)}.")
+        send_message(message, settings.smtp, log=log,
+                     on_accepted=lambda accepted: record_sent(report_dir, message, accepted))
     return path
+
+
+def sent_to(report_dir: Path) -> dict[str, dict]:
+    """address → the latest send to it recorded in report_dir/.sent.json ({} when none or unreadable)."""
+    try:
+        sends = json.loads((report_dir / SENT_MARKER).read_text(encoding="utf-8")).get("sends", [])
+    except (OSError, ValueError, AttributeError):
+        return {}
+    latest: dict[str, dict] = {}
+    for entry in sends if isinstance(sends, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("recipients"), list):
+            for address in entry["recipients"]:
+                latest[address] = entry
+    return latest
+
+
+def record_sent(report_dir: Path, message: EmailMessage, accepted: list[str]) -> None:
+    """Append this send to the marker, atomically, right after the server accepted it."""
+    marker = report_dir / SENT_MARKER
+    try:
+        sends = json.loads(marker.read_text(encoding="utf-8")).get("sends", [])
+    except (OSError, ValueError, AttributeError):
+        sends = []
+    sends.append({"message_id": str(message["Message-ID"]), "recipients": accepted,
+                  "sent_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "subject": str(message["Subject"])})
+    write_atomically(marker, (json.dumps({"sends": sends}, indent=2) + "\n").encode("utf-8"))
 
 
 def full_report_link(settings: Settings, report_dir: Path) -> str | None:
@@ -201,8 +253,12 @@ def image_parts(message: EmailMessage) -> list[EmailMessage]:
     return [part for part in message.walk() if part.get_content_type() == "image/png"]
 
 
-def send_message(message: EmailMessage, smtp: SmtpSettings, *, log: Log = print) -> None:
-    """Send over SMTP; every failure is one DeliveryError line that never contains the password."""
+def send_message(message: EmailMessage, smtp: SmtpSettings, *, log: Log = print,
+                 on_accepted: Callable[[list[str]], None] | None = None) -> None:
+    """Send over SMTP; every failure is one DeliveryError line that never contains the password.
+
+    `on_accepted` gets the addresses the server took, before a partial refusal is raised.
+    """
     if not smtp.host:
         raise DeliveryError("SMTP_HOST is not set: set SMTP_HOST (and SMTP_PORT, SMTP_FROM, SMTP_USER, "
                             "SMTP_PASSWORD) to send, or drop --send to only write report.eml.")
@@ -236,6 +292,9 @@ def send_message(message: EmailMessage, smtp: SmtpSettings, *, log: Log = print)
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(redact(f"could not send through {server} ({type(exc).__name__}: {exc}): "
                                    "check SMTP_HOST, SMTP_PORT and SMTP_SECURITY.", smtp)) from None
+    accepted = [address.addr_spec for address in message["To"].addresses if address.addr_spec not in refused]
+    if on_accepted is not None and accepted:
+        on_accepted(accepted)
     if refused:
         raise DeliveryError(redact(f"{server} refused {describe_refusals(refused)}; the others were sent: "
                                    "check those addresses.", smtp))

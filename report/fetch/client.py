@@ -3,18 +3,25 @@
 Retries of 429/5xx answers and network faults live on the session's adapter (`urllib3.util.Retry`, with
 backoff, jitter and `Retry-After`). A body cut off mid-read, or a 200 whose body is not JSON, arrives after
 urllib3 has handed the response over, so `PageChain` retries only that case itself, with the same backoff
-and within the same attempt budget. Other 4xx answers fail at once. The API key travels only in the
-`X-Api-Key` header: messages show URLs without their query, and any text quoted from the API is redacted.
+and within the same attempt budget; a 200 with `data: null` is retried the same way. Other 4xx answers
+fail at once. The API key travels only in the `X-Api-Key` header: messages show URLs without their query
+or credentials, and any text quoted from the API is redacted.
+
+A chain is bounded (`ChainBounds`): more pages than its range can need, a row outside the range or a page
+seen before stops it with a FetchError, so a server that never stops cannot run a fetch forever.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -30,7 +37,8 @@ from urllib3.util.retry import Retry
 from report.errors import FetchError
 from report.fetch.ratelimit import TokenBucket
 from report.fetch.windows import FetchWindow
-from report.settings import Settings
+from report.settings import Settings, interval_hours, public_url
+from report.simulator.server import IDENTITY_HEADER
 
 ENDPOINT = "liquidation.v1/token"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -93,6 +101,7 @@ def build_session(settings: Settings, limiter: TokenBucket | None = None, *,
     session = requests.Session()
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    session.auth = settings.api_auth  # user:password@ of --base-url, sent only to that root (same_origin)
     return session
 
 
@@ -105,14 +114,6 @@ def backoff_seconds(session: requests.Session, url: str, consecutive_failures: i
     if consecutive_failures <= 1:
         return 0.0
     return min(ceiling, factor * 2 ** (consecutive_failures - 1) + random.random() * jitter)
-
-
-def public_url(url: str) -> str:
-    """The URL without its query (continuation tokens, anything key-like) or credentials."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def adapter_attempts(session: requests.Session, url: str) -> int:
@@ -134,6 +135,7 @@ class Page:
     url: str  # without query
     raw: bytes  # the body as received, after gzip decoding
     body: object  # parsed JSON: a dict for a well-formed page
+    from_simulator: bool = False  # the answer carried the built-in simulator's identity header
 
     @property
     def rows(self) -> int:
@@ -181,8 +183,69 @@ class KaikoClient:
         return PageChain(self, window)
 
     def redact(self, text: str) -> str:
-        key = self.settings.api_key
-        return text.replace(key, "***") if key and len(key) >= 4 else text
+        secrets = [self.settings.api_key, *(self.settings.api_auth or ())]
+        for secret in secrets:
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+
+@dataclass
+class ChainBounds:
+    """What one chain of [start, end) can hold: a page beyond it, a row outside it or a repeat is a fault.
+
+    A correct answer needs ceil(buckets ÷ page_size) pages; two more allow for a last empty page and a
+    bucket straddling the start.
+    """
+
+    start: datetime
+    end: datetime
+    interval: str
+    page_size: int
+    seen: set[str] = field(default_factory=set)
+
+    @property
+    def buckets(self) -> int:
+        return math.ceil((self.end - self.start) / timedelta(hours=interval_hours(self.interval)))
+
+    @property
+    def max_pages(self) -> int:
+        return math.ceil(self.buckets / self.page_size) + 2
+
+    def problem(self, number: int, body) -> str | None:
+        """Why page `number` (1-based) breaks the chain, or None; a malformed page is page_problem's job."""
+        if number > self.max_pages:
+            return (f"the chain went on past {self.max_pages} pages, more than {self.buckets} "
+                    f"{self.interval} buckets at page_size {self.page_size} can need")
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) or not data:
+            return None
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        if digest in self.seen:
+            return f"page {number} repeats the rows of an earlier page"
+        self.seen.add(digest)
+        outside = self.first_outside(data)
+        if outside:
+            return (f"page {number} holds a row for {outside}, outside the requested "
+                    f"{_z(self.start)} … {_z(self.end)}")
+        return None
+
+    def first_outside(self, rows: list) -> str | None:
+        width = timedelta(hours=interval_hours(self.interval))
+        for row in rows:
+            stamp = row.get("interval_time") if isinstance(row, dict) else None
+            try:
+                moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+            except ValueError:
+                continue  # not a time at all: page_problem quarantines the page
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+            if not (self.start - width < moment < self.end):  # the bucket must overlap the range
+                return str(stamp)
+        return None
+
+
+def _z(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class PageChain:
@@ -196,6 +259,7 @@ class PageChain:
         self.window = window
         self.next_request: tuple[str, dict | None] | None = (client.endpoint(window.asset),
                                                               client.first_params(window))
+        self.bounds = ChainBounds(window.start, window.end, window.interval, client.settings.page_size)
         self.pages_read = 0
         self.requests = 0
         self.retries = 0
@@ -204,10 +268,15 @@ class PageChain:
     def __iter__(self) -> Iterator[Page]:
         while self.next_request is not None:
             url, params = self.next_request
-            raw, body = self._get(url, params)
+            raw, body, from_simulator = self._get(url, params)
             self.pages_read += 1
+            problem = self.bounds.problem(self.pages_read, body)
+            if problem:
+                raise FetchError(f"Kaiko API chain for {self.window.asset}, window {self.window.describe()} "
+                                 f"stopped: {problem}; the window is not marked complete, try again later "
+                                 "or check the API root (--base-url).")
             self.next_request = self._follow_up(body)
-            yield Page(self.pages_read, public_url(url), raw, body)
+            yield Page(self.pages_read, public_url(url), raw, body, from_simulator)
 
     def _follow_up(self, body) -> tuple[str, dict | None] | None:
         if not isinstance(body, dict):
@@ -231,8 +300,9 @@ class PageChain:
         self._followed.add(marker)
         return follow
 
-    def _get(self, url: str, params: dict | None) -> tuple[bytes, object]:
-        """One page, retrying bodies cut off mid-read and 200s that are not JSON within the attempt budget."""
+    def _get(self, url: str, params: dict | None) -> tuple[bytes, object, bool]:
+        """One page, retrying bodies cut off mid-read, 200s that are not JSON and `data: null` within the
+        attempt budget. Returns the raw body, the parsed body and whether the simulator sent it."""
         budget = self.client.settings.max_attempts
         attempts = 0
         failures = 0
@@ -260,11 +330,16 @@ class PageChain:
                 raw, problem = read_body(response)
                 if raw is not None and response.status_code != 200:
                     raise self._refusal(url, response, raw, attempts)
+                from_simulator = IDENTITY_HEADER in response.headers
             if problem is None:
                 try:
-                    return raw, json.loads(raw)
+                    body = json.loads(raw)
                 except ValueError:
                     problem = "HTTP 200 with a body that is not JSON"
+                else:
+                    if not (isinstance(body, dict) and "data" in body and body["data"] is None):
+                        return raw, body, from_simulator
+                    problem = "HTTP 200 with `data: null`"  # retried like a cut-off body, then quarantined
             failures += 1
             if attempts >= budget:
                 if raw is not None:

@@ -7,7 +7,6 @@ the others: fetch_range raises one FetchError for all of them at the end.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from collections.abc import Callable
@@ -15,23 +14,26 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
 
-from report.errors import ConfigError, FetchError
+from report.errors import ConfigError, FetchError, StorageError
 from report.fetch.client import (
     ApiUnreachable,
     KaikoClient,
     MalformedPage,
     PageChain,
     build_session,
-    public_url,
 )
-from report.fetch.landing import LandingWindow, page_problem
+from report.fetch.landing import LandingWindow, page_problem, remove_incomplete
 from report.fetch.ratelimit import TokenBucket
 from report.fetch.windows import FetchWindow, as_utc, is_landed_and_settled, plan_windows
-from report.settings import Settings, validate_asset, validate_interval
+from report.lock import output_lock
+from report.settings import Settings, public_url, validate_asset, validate_interval
+
+# The api_root manifests record for the simulator the demo starts in-process (pipeline.source): it listens
+# on a new port every run, so its URL would never match; what it serves depends only on its seed.
+BUILTIN_SIMULATOR_ROOT = "builtin-simulator"
 
 Log = Callable[[str], None]
 
@@ -69,14 +71,25 @@ def fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh: 
 
     A session passed in is used as it is (its adapters, retries and pool are the caller's);
     without one, fetch_range builds one with retries and a pool sized to settings.concurrency.
+    Holds the output folder's lock (re-entrant: pipeline.fetch already holds it).
     """
-    started = time.perf_counter()
     check_request_inputs(settings)
+    with output_lock(settings.output_dir, "fetch", wait=settings.wait_for_lock, log=log):
+        return _fetch_range(settings, start, end, refresh=refresh, log=log, now=now, session=session)
+
+
+def _fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh: bool, log: Log,
+                 now: datetime | None, session: requests.Session | None) -> FetchSummary:
+    started = time.perf_counter()
+    leftovers = remove_incomplete(settings.landing_dir)
+    if leftovers:
+        log(f"[fetch] removed {len(leftovers)} incomplete fetch folder(s) and temp file(s) an interrupted "
+            "run left")
     now = as_utc(now or datetime.now(UTC))
     windows = plan_windows(settings.assets, settings.interval, start, end, now)
-    source = source_of(settings)
+    root = landing_root(settings)
     pending = [w for w in windows if refresh or not is_landed_and_settled(
-        w, LandingWindow(settings.landing_dir, w).newest_complete(), now, settings.settle_hours, source)]
+        w, LandingWindow(settings.landing_dir, w).newest_usable(), now, settings.settle_hours, root)]
     summary = FetchSummary(windows_planned=len(windows), windows_skipped=len(windows) - len(pending))
     log(f"[fetch] {len(windows)} windows ({', '.join(settings.assets)}, {settings.interval}): "
         f"{summary.windows_skipped} already landed and settled, {len(pending)} to fetch")
@@ -85,7 +98,10 @@ def fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh: 
     session = session or build_session(settings, limiter)
     client = KaikoClient(settings, session, limiter)
     try:
-        failures = run_windows(client, settings.landing_dir, pending, summary, source, log)
+        failures = run_windows(client, settings.landing_dir, pending, summary, root, log)
+    except StorageError:
+        remove_incomplete(settings.landing_dir)  # give the space back; complete windows stay
+        raise
     finally:
         if own_session:
             session.close()
@@ -111,19 +127,13 @@ def check_request_inputs(settings: Settings) -> None:
         raise ConfigError("concurrency and max_attempts must be at least 1.")
 
 
-def source_of(settings: Settings) -> str:
-    """The simulator only ever listens on loopback; anything else is Kaiko or a mirror of it."""
-    host = urlsplit(settings.api_root).hostname or ""
-    if host == "localhost":
-        return "simulator"
-    try:
-        return "simulator" if ipaddress.ip_address(host).is_loopback else "kaiko"
-    except ValueError:
-        return "kaiko"
+def landing_root(settings: Settings) -> str:
+    """Where pages come from, as manifests record it: a landed window is reused only from the same root."""
+    return BUILTIN_SIMULATOR_ROOT if settings.builtin_simulator else public_url(settings.api_root)
 
 
 def run_windows(client: KaikoClient, landing_dir: Path, pending: list[FetchWindow], summary: FetchSummary,
-                source: str, log: Log) -> list[str]:
+                root: str, log: Log) -> list[str]:
     """Fetch the windows on a thread pool; returns one message per failed window, in order of failure.
 
     When the API root cannot be reached at all before any window landed, the windows not yet started
@@ -133,7 +143,7 @@ def run_windows(client: KaikoClient, landing_dir: Path, pending: list[FetchWindo
     failures: list[str] = []
     pool = ThreadPoolExecutor(max_workers=client.settings.concurrency, thread_name_prefix="fetch")
     try:
-        futures = {pool.submit(fetch_window, client, landing_dir, window, source, stop): window
+        futures = {pool.submit(fetch_window, client, landing_dir, window, root, stop): window
                    for window in pending}
         for done, future in enumerate(as_completed(futures), start=1):
             if future.cancelled():
@@ -164,19 +174,20 @@ def run_windows(client: KaikoClient, landing_dir: Path, pending: list[FetchWindo
     return failures
 
 
-def fetch_window(client: KaikoClient, landing_dir: Path, window: FetchWindow, source: str,
+def fetch_window(client: KaikoClient, landing_dir: Path, window: FetchWindow, root: str,
                  stop: threading.Event) -> WindowResult:
     """Land one window: its pages in order, then the manifest. Errors come back in the result."""
     if stop.is_set():
         not_attempted = FetchError(f"{window.asset} window {window.label} was not attempted.")
         return WindowResult(window, 0, 0, 0, 0, not_attempted)
-    landing = LandingWindow(landing_dir, window)
-    landing.remove_incomplete()
-    folder = landing.begin()
     chain = client.pages(window)
     try:
-        land_chain(chain, folder, stop)
-        manifest = folder.complete(source=source, request_url=public_url(client.endpoint(window.asset)),
+        folder = LandingWindow(landing_dir, window).begin()
+        from_simulator = land_chain(chain, folder, stop)
+        # DEMO DATA means "served by the built-in simulator", which says so in every answer; never a guess
+        # from the host name (a mirror or a proxy on loopback is not the simulator).
+        manifest = folder.complete(source="simulator" if from_simulator else "kaiko", api_root=root,
+                                   request_url=public_url(client.endpoint(window.asset)),
                                    request_params=client.first_params(window))
     except FetchError as exc:
         return WindowResult(window, chain.pages_read, 0, chain.requests, chain.retries, exc)
@@ -186,10 +197,13 @@ def fetch_window(client: KaikoClient, landing_dir: Path, window: FetchWindow, so
     return WindowResult(window, manifest["page_count"], manifest["row_count"], chain.requests, chain.retries)
 
 
-def land_chain(chain: PageChain, folder, stop: threading.Event) -> None:
+def land_chain(chain: PageChain, folder, stop: threading.Event) -> bool:
+    """Land the chain's pages in order; True when every answer came from the built-in simulator."""
     window = chain.window
+    from_simulator = True
     try:
         for page in chain:
+            from_simulator = from_simulator and page.from_simulator
             problem = page_problem(page.body)
             if problem:
                 path = folder.quarantine(page.number, page.raw, problem)
@@ -203,3 +217,4 @@ def land_chain(chain: PageChain, folder, stop: threading.Event) -> None:
         raise FetchError(f"page {exc.number} of {window.asset} window {window.label} is malformed "
                          f"({exc.reason}, after {chain.client.settings.max_attempts} attempts); "
                          f"its bytes are in {path}.") from None
+    return from_simulator and chain.pages_read > 0

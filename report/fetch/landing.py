@@ -4,9 +4,12 @@
         page-00001.json … _manifest.json
     landing/_quarantine/{asset}/{window}/{fetch_id}-page-00003.json (+ .reason.txt)
 
-Readers trust a fetch folder only once its `_manifest.json` exists, so a run killed at any point leaves
-either a complete fetch or a folder nobody reads; the next fetch of that window removes such folders.
-Older complete fetches stay: a reader may be using them, and the newest complete fetch wins anyway.
+Readers trust a fetch folder only once its `_manifest.json` exists, and the manifest is written only after
+every page it lists has been read back with its sha256, so a run killed at any point leaves either a
+complete fetch or a folder nobody reads. The next fetch removes such folders, under the output folder's
+lock (report/lock.py), so never a live writer's. Older complete fetches stay: the newest complete fetch
+wins, and a complete fetch whose pages no longer match its manifest is fetched again (and the models do
+not use it).
 
 Which pages land, and which go to quarantine (the window then fails and gets no manifest):
 - quarantined: a body that is not JSON after every retry; `data` missing or not a list; a row that is
@@ -27,13 +30,14 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from report.errors import FetchError
 from report.fetch.client import ENDPOINT, Page
 from report.fetch.windows import FetchWindow
-from report.files import fsync_dir, write_atomically
+from report.files import fsync_dir, remove_temp_files, storage_errors, write_atomically
 
 TABLE = "liquidation_token"
 MANIFEST = "_manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: api_root; source from the simulator's identity header; pages checked on write
 MEASURES = ("total_trades", "total_amount", "long_trades", "long_amount", "short_trades", "short_amount")
 _fetch_id_lock = threading.Lock()
 _last_fetch_id = [""]
@@ -134,26 +138,56 @@ class LandingWindow:
         manifests = self.complete_manifests()
         return manifests[-1] if manifests else None
 
-    def remove_incomplete(self) -> list[Path]:
-        """Delete fetch folders without a manifest: left by a killed or failed run, read by nobody."""
-        removed = []
-        for folder in self.fetch_dirs():
-            if read_manifest(folder) is None:
-                shutil.rmtree(folder, ignore_errors=True)
-                removed.append(folder)
-        return removed
+    def newest_usable(self) -> dict | None:
+        """The newest complete fetch, if its pages are still on disk as its manifest lists them."""
+        manifest = self.newest_complete()
+        if manifest is None or pages_mismatch(self.path / f"fetch={manifest.get('fetch_id')}", manifest):
+            return None
+        return manifest
 
     def begin(self) -> FetchFolder:
-        self.path.mkdir(parents=True, exist_ok=True)
-        while True:
-            fetch_id = new_fetch_id()
-            folder = self.path / f"fetch={fetch_id}"
-            try:
-                folder.mkdir()
-            except FileExistsError:  # another process started this window in the same microsecond
-                continue
-            fsync_dir(self.path)
-            return FetchFolder(self.landing_dir, self.window, fetch_id, folder)
+        with storage_errors(self.path):
+            self.path.mkdir(parents=True, exist_ok=True)
+            while True:
+                fetch_id = new_fetch_id()
+                folder = self.path / f"fetch={fetch_id}"
+                try:
+                    folder.mkdir()
+                except FileExistsError:  # another process started this window in the same microsecond
+                    continue
+                fsync_dir(self.path)
+                return FetchFolder(self.landing_dir, self.window, fetch_id, folder)
+
+
+def remove_incomplete(landing_dir: Path) -> list[Path]:
+    """Delete what killed or failed fetches left: fetch folders without a manifest and temp files.
+
+    Call only while holding the output folder's lock (report/lock.py): a live writer's folder looks the same.
+    """
+    removed = []
+    for folder in sorted(landing_dir.glob(f"{TABLE}/asset=*/interval=*/window=*/fetch=*")):
+        if folder.is_dir() and read_manifest(folder) is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed + remove_temp_files(landing_dir / TABLE)
+
+
+def pages_mismatch(folder: Path, manifest: dict) -> str | None:
+    """How the fetch folder disagrees with its manifest (a page missing, resized or extra), or None."""
+    listed = {entry.get("file"): entry for entry in manifest.get("pages") or [] if isinstance(entry, dict)}
+    if len(listed) != manifest.get("page_count"):
+        return f"the manifest lists {len(listed)} pages but says page_count {manifest.get('page_count')}"
+    try:
+        on_disk = {path.name: path for path in folder.glob("page-*.json")}
+    except OSError:
+        on_disk = {}
+    for name, entry in listed.items():
+        if name not in on_disk:
+            return f"{name} is missing"
+        if on_disk[name].stat().st_size != entry.get("bytes"):
+            return f"{name} has {on_disk[name].stat().st_size} bytes, the manifest says {entry.get('bytes')}"
+    extra = sorted(set(on_disk) - set(listed))
+    return f"{extra[0]} is not in the manifest" if extra else None
 
 
 def read_manifest(folder: Path) -> dict | None:
@@ -193,11 +227,25 @@ class FetchFolder:
                      f"range={self.window.start_time}..{self.window.end_time} page={number}\n".encode())
         return target
 
-    def complete(self, *, source: str, request_url: str, request_params: dict) -> dict:
-        """Write the manifest last, atomically: from now on readers see this fetch."""
+    def verify(self) -> None:
+        """Read every landed page back: the manifest may only list what is on disk with its sha256."""
+        for entry in self.pages:
+            path = self.path / entry["file"]
+            try:
+                raw = path.read_bytes()
+            except FileNotFoundError:
+                raw = None
+            if raw is None or hashlib.sha256(raw).hexdigest() != entry["sha256"]:
+                raise FetchError(f"{path} changed on disk before its manifest was written (another "
+                                 "process in the landing zone?): the window is not marked complete.")
+
+    def complete(self, *, source: str, api_root: str, request_url: str, request_params: dict) -> dict:
+        """Check the pages, then write the manifest last, atomically: from now on readers see this fetch."""
+        self.verify()
         manifest = {
             "manifest_version": MANIFEST_VERSION,
             "source": source,
+            "api_root": api_root,
             "endpoint": ENDPOINT,
             "asset": self.window.asset,
             "interval": self.window.interval,

@@ -73,16 +73,17 @@ def plan_windows(assets, interval: str, start: datetime, end: datetime, now: dat
 
 
 def is_landed_and_settled(window: FetchWindow, manifest: dict | None, now: datetime,
-                          settle_hours: int, source: str) -> bool:
-    """True when the newest complete fetch covers the window, came from the same source and the data can
+                          settle_hours: int, api_root: str) -> bool:
+    """True when the newest usable fetch covers the window, came from the same API root and the data can
     no longer change.
 
     Kaiko may still revise an hour shortly after it ends, so a window counts as settled only when
     its end lies `settle_hours` before now AND the landed fetch was itself made after that point:
-    a fetch taken while the window was still fresh is fetched again once it settles. Demo pages never
-    stand in for real ones (or the other way round): a run with a key re-fetches what the simulator landed.
+    a fetch taken while the window was still fresh is fetched again once it settles. Pages from another
+    root never stand in (demo pages for real ones, a mirror's for Kaiko's, or the other way round); a
+    manifest without api_root (manifest_version 1) names no root, so its window is fetched again.
     """
-    if manifest is None or manifest.get("source") != source:
+    if manifest is None or manifest.get("api_root") != api_root:
         return False
     settle = timedelta(hours=settle_hours)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from report.errors import ModelError
+from report.errors import ModelError, storage_error
 
 MEASURES = ("total_trades", "total_amount", "long_trades", "long_amount", "short_trades", "short_amount")
 # export name -> (fact table, key columns in order; the last one is a DATE written as YYYY-MM-DD)
@@ -47,6 +47,8 @@ def export(warehouse: Path, out_dir: Path) -> list[Path]:
                     connection.execute(f"copy ({query}) to '{sql_path(temporary)}' {options}")
                 except duckdb.Error as exc:
                     temporary.unlink(missing_ok=True)
+                    if (full_disk := storage_error(exc, temporary)) is not None:
+                        raise full_disk from None
                     raise ModelError(f"exporting {table} to {target} failed: {exc}") from None
                 os.replace(temporary, target)
                 written.append(target)

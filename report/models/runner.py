@@ -1,6 +1,7 @@
 """A small dbt-style runner: SQL files with ref()/var()/config(), a DAG, atomic materialization, data tests.
 
-Every `*.sql` under sql_dir (except sql_dir/tests) is a model named by its file stem. The build writes into
+Every `*.sql` under sql_dir is a model named by its file stem, except sql_dir/tests (the data tests) and
+sql_dir/macros (Jinja macros every model and test may call). The build writes into
 `<warehouse>.building` and replaces the warehouse only after every model and every error-level data test
 passed, so a killed or failed build leaves the previous warehouse as it was.
 """
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import glob
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ from pathlib import Path
 import duckdb
 import jinja2
 
-from report.errors import ModelError
+from report.errors import ModelError, ReportError, storage_error
 from report.files import fsync_dir, write_atomically
 from report.models import datatests
 from report.models.console import progress_line
@@ -79,58 +80,137 @@ def relation(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class Renderer:
-    """Renders model and test SQL with ref(), var(), config() and files_exist() — Jinja, StrictUndefined."""
+class MacroReturn(Exception):
+    """dbt's `{{ return(value) }}`: a macro hands back a value (a list, a bool) instead of its text."""
 
-    def __init__(self, variables: dict, model_names: set[str]):
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+
+def macro_return(value):
+    raise MacroReturn(value)
+
+
+@dataclass
+class QueryResult:
+    """What `run_query()` returns: the rows as tuples, like the `.rows` of dbt's agate table."""
+
+    column_names: list[str]
+    rows: list[tuple]
+
+
+MACRO_BLOCK = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(.*?{%-?\s*endmacro\s*-?%}", re.S)
+JINJA_COMMENT = re.compile(r"{#.*?#}", re.S)
+
+
+class Macro:
+    """One `{% macro %}` block compiled on its own, as dbt does, so macros call each other through the
+    shared namespace (where each is wrapped to honour return()) whatever file or order they come in."""
+
+    def __init__(self, name: str, path: Path, template: jinja2.Template):
+        self.name, self.path, self.template = name, path, template
+        self.macro = None
+
+    def __call__(self, *args, **kwargs):
+        if self.macro is None:  # on first call, once every macro is in the namespace
+            self.macro = getattr(self.template.make_module(), self.name)
+        try:
+            return self.macro(*args, **kwargs)
+        except MacroReturn as returned:
+            return returned.value
+
+
+def discover_macros(macros_dir: Path, environment: jinja2.Environment, namespace: dict) -> dict[str, Macro]:
+    """Every `{% macro %}` in macros_dir/*.sql; a macros file holds macros and comments only."""
+    macros: dict[str, Macro] = {}
+    for path in sorted(macros_dir.glob("*.sql")):
+        source = JINJA_COMMENT.sub("", path.read_text())
+        blocks = list(MACRO_BLOCK.finditer(source))
+        if MACRO_BLOCK.sub("", source).strip():
+            raise ModelError(f"{path} holds text outside {{% macro %}} blocks: a macros file has only macros "
+                             "(and comments); move models to sql/staging, sql/marts, ….")
+        for block in blocks:
+            name = block.group(1)
+            if name in namespace:
+                raise ModelError(f"{path} defines macro {name!r}, a name the runner itself provides: "
+                                 "rename it.")
+            if name in macros:
+                raise ModelError(f"two macros are named {name!r} ({macros[name].path} and {path}): "
+                                 "rename one.")
+            try:
+                template = environment.from_string(block.group(0), globals=namespace)
+            except jinja2.TemplateSyntaxError as exc:
+                raise ModelError(f"{path} is not a valid template: {exc}.") from None
+            macros[name] = Macro(name, path, template)
+    return macros
+
+
+class Renderer:
+    """Renders model and test SQL as dbt does: ref(), var(), config(), the macros in sql/macros, return(),
+    run_query() and execute — Jinja, StrictUndefined."""
+
+    def __init__(self, variables: dict, model_names: set[str], macros_dir: Path | None = None):
         self.variables = variables
         self.model_names = model_names
         self.environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
                                               keep_trailing_newline=True)
+        self.path: Path | None = None  # the model or test being rendered, for messages
+        self.refs: set[str] = set()
+        self.config: dict = {}
+        self.namespace: dict = {"ref": self.ref, "var": self.var, "config": self.set_config,
+                                "return": macro_return, "run_query": self.run_query, "execute": True}
+        if macros_dir is not None and macros_dir.is_dir():
+            self.namespace.update(discover_macros(macros_dir, self.environment, self.namespace))
+
+    def ref(self, name: str) -> str:
+        if name not in self.model_names:
+            raise ModelError(f"{self.path} refers to unknown model {name!r}: add sql/.../{name}.sql "
+                             "or fix the ref() name.")
+        self.refs.add(name)
+        return relation(name)
+
+    def var(self, name: str, *default):
+        if name in self.variables:
+            return self.variables[name]
+        if default:
+            return default[0]
+        known = ", ".join(sorted(self.variables)) or "none"
+        raise ModelError(f"{self.path} uses var({name!r}) but no such variable was given: use one of {known} "
+                         "(the build's variables come from report/pipeline.py model_variables).")
+
+    def set_config(self, **values) -> str:
+        self.config.update(values)
+        return ""
+
+    def run_query(self, sql: str) -> QueryResult:
+        # Macros query the filesystem (DuckDB's glob()), never the warehouse: an in-memory database will do.
+        try:
+            with duckdb.connect() as connection:
+                cursor = connection.execute(sql)
+                return QueryResult([column[0] for column in cursor.description], cursor.fetchall())
+        except duckdb.Error as exc:
+            raise ModelError(f"{self.path}: run_query failed: {exc}") from None
 
     def render(self, path: Path, source: str, default_config: dict) -> tuple[str, set[str], dict]:
-        refs: set[str] = set()
-        config = dict(default_config)
-
-        def ref(name: str) -> str:
-            if name not in self.model_names:
-                raise ModelError(f"{path} refers to unknown model {name!r}: add sql/.../{name}.sql "
-                                 "or fix the ref() name.")
-            refs.add(name)
-            return relation(name)
-
-        def var(name: str, *default):
-            if name in self.variables:
-                return self.variables[name]
-            if default:
-                return default[0]
-            known = ", ".join(sorted(self.variables)) or "none"
-            raise ModelError(f"{path} uses var({name!r}) but no such variable was given: use one of {known} "
-                             "(the build's variables come from report/pipeline.py model_variables).")
-
-        def set_config(**values) -> str:
-            config.update(values)
-            return ""
-
-        def files_exist(pattern: str) -> bool:
-            # DuckDB's readers fail on a glob that matches nothing; an empty landing zone is not an error.
-            return bool(glob.glob(pattern))
-
+        self.path, self.refs, self.config = path, set(), dict(default_config)
         try:
-            template = self.environment.from_string(source)
-            sql = template.render(ref=ref, var=var, config=set_config, files_exist=files_exist)
+            template = self.environment.from_string(source, globals=self.namespace)
+            sql = template.render()
         except ModelError:
             raise
         except jinja2.TemplateError as exc:
             raise ModelError(f"{path} is not a valid template: {exc}.") from None
-        return sql, refs, config
+        return sql, self.refs, self.config
+
+
+NOT_MODELS = ("tests", "macros")  # sql/tests holds data tests, sql/macros the macros
 
 
 def discover_models(sql_dir: Path) -> dict[str, Model]:
-    tests_dir = sql_dir / "tests"
     models: dict[str, Model] = {}
     for path in sorted(sql_dir.rglob("*.sql")):
-        if path.is_relative_to(tests_dir):
+        if path.relative_to(sql_dir).parts[0] in NOT_MODELS:
             continue
         name = path.stem
         if name in models:
@@ -147,7 +227,7 @@ def default_materialization(sql_dir: Path, path: Path) -> str:
 def compile_models(sql_dir: Path, variables: dict) -> tuple[dict[str, Model], list[str], Renderer]:
     """Render every model and order them by their ref()s."""
     models = discover_models(sql_dir)
-    renderer = Renderer(variables, set(models))
+    renderer = Renderer(variables, set(models), sql_dir / "macros")
     for model in models.values():
         default = {"materialized": default_materialization(sql_dir, model.path)}
         model.sql, model.refs, config = renderer.render(model.path, model.source, default)
@@ -201,6 +281,8 @@ def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Pa
         if model.materialized == "table":
             return connection.execute(f"select count(*) from {relation(model.name)}").fetchone()[0]
     except duckdb.Error as exc:
+        if (full_disk := storage_error(exc)) is not None:
+            raise full_disk from None
         where = model.path.relative_to(sql_dir.parent) if model.path.is_relative_to(sql_dir.parent) \
             else model.path
         raise ModelError(f"model {model.name} ({where}) failed: {exc}") from None
@@ -260,11 +342,15 @@ def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None
                 build_models(connection, models, order, sql_dir, results, log)
                 datatests.run_tests(connection, tests, results, log)
                 connection.execute("checkpoint")
-        except BaseException:
+        except BaseException as exc:
             results.elapsed_s = time.perf_counter() - started
-            results.write(results_path)
             remove_quietly(building, building.with_name(building.name + ".wal"))
+            # The first error is the one to report: a full disk must not be masked by a second one here.
+            with contextlib.suppress(OSError, ReportError):
+                results.write(results_path)
             log(results.summary_line())
+            if (full_disk := storage_error(exc, building)) is not None:
+                raise full_disk from None
             raise
         publish_atomically(building, warehouse)
     results.elapsed_s = time.perf_counter() - started

@@ -13,6 +13,10 @@ from pathlib import Path
 
 from report.files import fsync_dir
 
+# Files delivery writes about a period that a re-render must keep: the email's sent marker (so a rerun
+# does not mail the period again, report/deliver/email.py).
+CARRIED_OVER = (".sent.json",)
+
 
 @contextlib.contextmanager
 def staged(target: Path) -> Iterator[Path]:
@@ -35,6 +39,9 @@ def swap_in(staging: Path, target: Path) -> None:
     crash there as `.<label>.previous-*`.
     """
     os.chmod(staging, 0o755)
+    for name in CARRIED_OVER:
+        if (target / name).is_file():
+            shutil.copy2(target / name, staging / name)
     retired = None
     if target.exists():
         stamp = f"{os.getpid()}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"

@@ -1,4 +1,4 @@
-"""A Kaiko-compatible token-level liquidation API on loopback, for the demo and the tests.
+"""A Kaiko-compatible token-level liquidation API (and OHLCV of instruments, prices.py) on loopback.
 
     with running_simulator(seed=7) as sim:
         requests.get(f"{sim.base_url}/v2/data/liquidation.v1/token/btc",
@@ -12,14 +12,17 @@ JSON errors) and serves deterministic data from (seed, asset, hour, exchange, re
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 from report.errors import ConfigError
-from report.simulator.server import FaultPlan, SimulatorServer
+from report.simulator.prices import PriceOptions
+from report.simulator.server import IDENTITY_HEADER, FaultPlan, SimulatorServer
 
-__all__ = ["DEMO_API_KEY", "FaultPlan", "SimulatorServer", "running_simulator", "serve_cli"]
+__all__ = ["DEMO_API_KEY", "IDENTITY_HEADER", "FaultPlan", "PriceOptions", "SimulatorServer",
+           "running_simulator", "serve_cli"]
 
 DEMO_API_KEY = "demo-key"
 
@@ -28,11 +31,14 @@ DEMO_API_KEY = "demo-key"
 def running_simulator(seed: int = 7, latency_s: float = 0.0, faults: FaultPlan | None = None,
                       timestamp_unit: str = "ns", data_start: datetime = datetime(2025, 1, 8, tzinfo=UTC),
                       revision: int = 0, empty_assets: Iterable[str] = frozenset(),
-                      api_key: str | None = None, now: datetime | None = None) -> Iterator[SimulatorServer]:
+                      api_key: str | None = None, now: datetime | None = None,
+                      exchange_codes: dict[str, str] | None = None,
+                      price_options: PriceOptions | None = None) -> Iterator[SimulatorServer]:
     """Serve on a free loopback port in a background thread; shut down and close every socket on exit."""
     server = SimulatorServer(0, seed=seed, latency_s=latency_s, faults=faults, timestamp_unit=timestamp_unit,
                              data_start=data_start, revision=revision, empty_assets=empty_assets,
-                             api_key=api_key, now=now)
+                             api_key=api_key, now=now, exchange_codes=exchange_codes,
+                             price_options=price_options)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="kaiko-simulator", daemon=True)
     thread.start()
@@ -49,8 +55,10 @@ def serve_cli(port: int, seed: int, latency_ms: float, fault_rate: float, log: C
     """`liqreport simulate`: serve on 127.0.0.1:<port> until Ctrl-C."""
     if not 0 <= fault_rate <= 1:
         raise ConfigError(f"--fault-rate must be between 0 and 1, got {fault_rate:g}.")
-    if latency_ms < 0:
-        raise ConfigError(f"--latency-ms must not be negative, got {latency_ms:g}.")
+    if not (math.isfinite(latency_ms) and 0 <= latency_ms <= 60_000):
+        raise ConfigError(f"--latency-ms must be from 0 to 60000, got {latency_ms:g}.")
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port must be from 0 to 65535 (0: any free port), got {port}.")
     try:
         server = SimulatorServer(port, seed=seed, latency_s=latency_ms / 1000,
                                  faults=FaultPlan(rate=fault_rate))

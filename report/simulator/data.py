@@ -5,6 +5,10 @@ the same numbers whatever page, sort, page size or interval asks for it. The sha
 a GARCH-like volatility process makes bursts cluster in time, cascades make the busiest hours carry a
 large share of the volume, the sign of the price move decides whether longs or shorts get liquidated,
 and event sizes are heavy-tailed (lognormal body, Pareto tail).
+
+The week's market path (`market_week`: standardized hourly returns, their GARCH variance, cascades and the
+price trend) is shared with prices.py, which turns the same hours into the OHLCV route's prices: the demo's
+liquidations and prices come from one path, so their relationship is the one the liquidations were drawn from.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -155,6 +160,24 @@ def _end_state(seed: int, asset: str, index: int) -> tuple[float, float, float, 
     return _run_drivers(_driver_draws(seed, asset, index), start)[1]
 
 
+class MarketWeek(NamedTuple):
+    """One ISO week of the market path, hour by hour (arrays of 168)."""
+
+    shocks: np.ndarray  # the hour's return before any cascade's push, in long-run hourly volatilities
+    variance: np.ndarray  # GARCH variance of the hour's return (long-run mean 1)
+    cascade: np.ndarray  # liquidation-cascade level, a multiple of the normal intensity
+    cascade_long_share: np.ndarray  # 0.92 for a cascade started by a drop (longs), 0.08 by a jump
+    trend: np.ndarray  # exponentially weighted recent returns: negative after falls
+
+
+@lru_cache(maxsize=4096)
+def market_week(seed: int, asset: str, index: int) -> MarketWeek:
+    """The week's market path, continued from the previous week's state: drives liquidations and prices."""
+    draws = _driver_draws(seed, asset, index)
+    paths, _ = _run_drivers(draws, _end_state(seed, asset, index - 1))
+    return MarketWeek(draws[0], *paths)
+
+
 def _listed(seed: int, exchanges: tuple[str, ...], index: int) -> np.ndarray:
     """(hours, exchanges) booleans: is the exchange listed in that hour."""
     hours = week_start_hour(index) + np.arange(WEEK_HOURS)
@@ -176,10 +199,7 @@ def base_week(seed: int, asset: str, index: int) -> tuple[np.ndarray, np.ndarray
     daily_usd, median_usd = asset_scale(asset)
     hours = week_start_hour(index) + np.arange(WEEK_HOURS)
 
-    draws = _driver_draws(seed, asset, index)
-    (variance, cascade_level, cascade_long_share, momentum), _ = _run_drivers(
-        draws, _end_state(seed, asset, index - 1))
-    shocks = draws[0]
+    shocks, variance, cascade_level, cascade_long_share, momentum = market_week(seed, asset, index)
     hourly_events = daily_usd / 24 / (median_usd * MEAN_EVENT_OVER_MEDIAN) / MEAN_INTENSITY_FACTOR
     normal = hourly_events * activity_cycle(hours) * variance**0.8 * (1 + 0.6 * np.abs(shocks))
     # A falling price liquidates longs; a rising one shorts.

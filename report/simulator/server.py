@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import math
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -16,11 +18,17 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from report.simulator import api
+from report.simulator import api, prices
 from report.simulator.data import HOUR_S, hourly_block
 
 DATA_PATH = re.compile(r"^/v2/data/liquidation\.v1/token/([^/]+)$")
-FAULT_KINDS = ("429", "500", "502", "503", "504", "truncate", "reset", "garbage", "nodata", "ok")
+FAULT_KINDS = ("429", "500", "502", "503", "504", "truncate", "reset", "garbage", "nodata", "nulldata", "ok")
+# Faults of a whole continuation chain rather than of one request (FaultPlan.chain).
+CHAIN_FAULTS = ("", "endless", "repeat", "outside")
+# Sent with every answer: how the fetch tells "landed from the built-in simulator" (DEMO DATA) from any
+# other server, wherever it listens. Kaiko sends no such header.
+IDENTITY_HEADER = "X-Liqreport-Simulator"
+ENDLESS_PREFIX = "endless-"
 
 
 @dataclass
@@ -28,7 +36,15 @@ class FaultPlan:
     """Faults for data requests: each request takes the next `script` entry, else one of `kinds` at `rate`.
 
     Kinds: "429" (with Retry-After), "500"/"502"/"503"/"504", "truncate" (half the body, then close),
-    "reset" (close without answering), "slow:<seconds>", "garbage" (non-JSON 200), "nodata" (no `data`), "ok".
+    "reset" (close without answering), "slow:<seconds>", "garbage" (non-JSON 200), "nodata" (no `data`),
+    "nulldata" (`data: null`), "ok".
+
+    `chain` breaks every continuation chain the same way:
+    - "endless": every page carries a fresh continuation token; past the last real page the pages are empty,
+      forever (a server that never says "done").
+    - "repeat": every page carries a fresh token, and each follow-up answers the first page again.
+    - "outside": the rows are those of the week before the requested range.
+    `chain_assets` limits it to those assets (empty: all).
     """
 
     script: list[str] = field(default_factory=list)
@@ -36,11 +52,15 @@ class FaultPlan:
     kinds: tuple = ("429", "500", "503", "truncate")
     retry_after_s: float = 1.0
     seed: int = 0
+    chain: str = ""
+    chain_assets: tuple = ()
 
     def __post_init__(self):
         unknown = [kind for kind in (*self.script, *self.kinds) if not is_fault_kind(kind)]
         if unknown:
             raise ValueError(f"unknown fault kind(s) {unknown}: use {', '.join(FAULT_KINDS)} or slow:<s>")
+        if self.chain not in CHAIN_FAULTS:
+            raise ValueError(f"unknown chain fault {self.chain!r}: use one of {', '.join(CHAIN_FAULTS[1:])}")
 
 
 def is_fault_kind(kind: str) -> bool:
@@ -82,7 +102,8 @@ class SimulatorServer(ThreadingHTTPServer):
                  faults: FaultPlan | None = None,
                  timestamp_unit: str = "ns", data_start: datetime = datetime(2025, 1, 8, tzinfo=UTC),
                  revision: int = 0, empty_assets: Iterable[str] = frozenset(), api_key: str | None = None,
-                 now: datetime | None = None):
+                 now: datetime | None = None, exchange_codes: dict[str, str] | None = None,
+                 price_options: prices.PriceOptions | None = None):
         super().__init__(("127.0.0.1", port), _Handler)
         self.seed = seed
         self.latency_s = latency_s
@@ -93,6 +114,10 @@ class SimulatorServer(ThreadingHTTPServer):
         self.empty_assets = frozenset(empty_assets)
         self.api_key = api_key
         self.now = None if now is None else _utc(now)
+        # Served exchange code for a real one, e.g. {"binc": "=cmd|' /C calc'!A0"}: hostile-input tests.
+        self.exchange_codes = dict(exchange_codes or {})
+        self._endless = 0  # nonce that makes every "endless"/"repeat" token unique
+        self.price_options = price_options if price_options is not None else prices.PriceOptions()
         self.request_log: list[dict] = []
         self._lock = threading.Lock()
         self._fault_rng = random.Random(self.faults.seed)
@@ -133,7 +158,13 @@ class SimulatorServer(ThreadingHTTPServer):
         trades, amounts = hourly_block(self.seed, asset, epoch_hour, epoch_hour + 1, self.revision)
         if trades.sum() == 0:
             return None
-        return api.build_row(asset, epoch_hour, trades[0], amounts[0], self.timestamp_unit)
+        return self._rename_exchanges(api.build_row(asset, epoch_hour, trades[0], amounts[0],
+                                                    self.timestamp_unit))
+
+    def _rename_exchanges(self, row: dict) -> dict:
+        for entry in row.get("exchanges") or []:
+            entry["exchange"] = self.exchange_codes.get(entry["exchange"], entry["exchange"])
+        return row
 
     # --- HTTP ---------------------------------------------------------------------------------------
 
@@ -141,6 +172,11 @@ class SimulatorServer(ThreadingHTTPServer):
         with self._lock:
             self._connections.add(request)
         super().process_request(request, client_address)
+
+    def handle_error(self, request, client_address):
+        """A client that hung up mid-answer (a killed fetch) is normal here, not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def shutdown_request(self, request):
         with self._lock:
@@ -184,7 +220,8 @@ class SimulatorServer(ThreadingHTTPServer):
         if self.latency_s:
             time.sleep(self.latency_s)
         match = DATA_PATH.match(url.path)
-        if not match:
+        ohlcv = prices.OHLCV_PATH.match(url.path)
+        if not match and not ohlcv:
             return self._error(handler, url.path, params, 404, f"Not found: {url.path}")
         key = handler.headers.get("X-Api-Key", "")
         if not key or (self.api_key is not None and key != self.api_key):
@@ -207,22 +244,67 @@ class SimulatorServer(ThreadingHTTPServer):
         if fault == "garbage":
             self._record(url.path, params, 200)
             return self._send(handler, 200, b"<html><body>502 Bad Gateway (proxy)</body></html>")
-        asset = match.group(1)
         try:
-            source = self._source(asset)
-            if "continuation_token" in params:
-                query = api.decode_token(asset, params["continuation_token"], params)
+            if ohlcv:
+                envelope = prices.answer(self.price_options, self.seed, ohlcv.groups(), params, key,
+                                         self.base_url, request_time, self.now or request_time)
             else:
-                query = api.parse_first_call(asset, params, self.now or request_time, self.data_start)
-            envelope = api.answer(source, query, self.base_url, request_time)
+                envelope = self._answer(match.group(1), params, request_time)
         except api.ApiError as exc:
             return self._error(handler, url.path, params, exc.status, exc.message)
-        if fault == "nodata":
+        for row in envelope["data"]:
+            self._rename_exchanges(row)
+        if fault in ("nodata", "nulldata"):
             dropped = ("data", "continuation_token", "next_url")
             envelope = {k: v for k, v in envelope.items() if k not in dropped}
+            if fault == "nulldata":
+                envelope["data"] = None
         self._record(url.path, params, 200)
         body = json.dumps(envelope).encode()
         return self._send(handler, 200, body, truncate=fault == "truncate")
+
+    def _answer(self, asset: str, params: dict, request_time: datetime) -> dict:
+        """One page; FaultPlan.chain bends the chain (see FaultPlan)."""
+        source = self._source(asset)
+        chain = self.faults.chain if asset in self.faults.chain_assets or not self.faults.chain_assets else ""
+        token = params.get("continuation_token", "")
+        past_the_end = False
+        if chain in ("endless", "repeat") and token.startswith(ENDLESS_PREFIX):
+            # endless-<inner token>.<more|done|again><nonce>: the inner token says where the real chain is
+            inner, _, state = token[len(ENDLESS_PREFIX):].rpartition(".")
+            query = api.decode_token(asset, inner, {})
+            past_the_end = state.startswith("done")
+            if state.startswith("again"):
+                query = dataclasses.replace(query, cursor_hour=None)  # the first page, again
+        elif token:
+            query = api.decode_token(asset, token, params)
+        else:
+            query = api.parse_first_call(asset, params, self.now or request_time, self.data_start)
+        if chain == "outside" and not token:  # follow-up tokens already carry the shifted range
+            week = 7 * 24 * HOUR_S * 1000
+            query = dataclasses.replace(query, start_ms=query.start_ms - week, end_ms=query.end_ms - week)
+        envelope = api.answer(source, query, self.base_url, request_time)
+        if past_the_end:
+            envelope["data"] = []
+        if chain in ("endless", "repeat"):
+            self._wrap_token(envelope, asset, query, again=chain == "repeat")
+        return envelope
+
+    def _wrap_token(self, envelope: dict, asset: str, query: api.Query, *, again: bool) -> None:
+        """Give the page a continuation token never seen before, whatever the real chain says."""
+        with self._lock:
+            self._endless += 1
+            nonce = self._endless
+        anchor = api.encode_token(dataclasses.replace(query, cursor_hour=query.cursor_hour or 0))
+        real_next = envelope.get("continuation_token")
+        if again:
+            follow = f"{ENDLESS_PREFIX}{anchor}.again{nonce}"
+        elif real_next:
+            follow = f"{ENDLESS_PREFIX}{real_next}.more{nonce}"
+        else:
+            follow = f"{ENDLESS_PREFIX}{anchor}.done{nonce}"
+        envelope["continuation_token"] = follow
+        envelope["next_url"] = f"{self.base_url}{api.DATA_PATH}{asset}?continuation_token={follow}"
 
     def _error(self, handler, path, params, status, message, headers=None) -> None:
         self._record(path, params, status)
@@ -236,6 +318,7 @@ class SimulatorServer(ThreadingHTTPServer):
             body = gzip.compress(body, compresslevel=1, mtime=0)  # loopback: speed beats ratio
             handler.send_header("Content-Encoding", "gzip")
         handler.send_header("Content-Length", str(len(body)))
+        handler.send_header(IDENTITY_HEADER, f"seed={self.seed}; revision={self.revision}")
         for name, value in (headers or {}).items():
             handler.send_header(name, value)
         if truncate:

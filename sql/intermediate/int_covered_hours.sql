@@ -1,6 +1,6 @@
 -- one row per asset × hour inside a current complete 1h window: the calendar the hourly facts fill.
 -- Facts are hourly, so only interval=1h landings count here (the report fetches 1h). Hours before
--- var('history_start') (the pipeline passes Kaiko's 2025-01-08) are not covered: missing, not zero.
+-- history_start() (the endpoint's first hour) are not covered: missing, not zero.
 with windows as (select * from {{ ref('stg_landing_windows') }}),
 
 current_windows as (
@@ -19,10 +19,8 @@ hours as (
 final as (
     select asset, hour
     from hours
-{%- if var('history_start', '') %}
     -- before the endpoint's history starts an empty answer means "no coverage", not zero liquidations
-    where hour >= timestamp '{{ var("history_start") }}'
-{%- endif %}
+    where hour >= {{ history_start() }}
 )
 
 select * from final

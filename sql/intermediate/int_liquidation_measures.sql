@@ -7,12 +7,10 @@ with liquidations as (select * from {{ ref('stg_liquidations') }}),
 by_exchange as (select * from {{ ref('stg_liquidations_by_exchange') }}),
 
 final as (
-    select 'stg_liquidations' as model, asset, interval_start, null as exchange,
-        total_trades, total_amount, long_trades, long_amount, short_trades, short_amount
+    select 'stg_liquidations' as model, asset, interval_start, null as exchange, {{ liquidation_measures() }}
     from liquidations
     union all
-    select 'stg_liquidations_by_exchange', asset, interval_start, exchange,
-        total_trades, total_amount, long_trades, long_amount, short_trades, short_amount
+    select 'stg_liquidations_by_exchange', asset, interval_start, exchange, {{ liquidation_measures() }}
     from by_exchange
 )
 

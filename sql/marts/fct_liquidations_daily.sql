@@ -5,12 +5,7 @@ final as (
     select
         asset,
         cast(hour as date) as day,
-        cast(sum(total_trades) as bigint) as total_trades,
-        sum(total_amount) as total_amount,
-        cast(sum(long_trades) as bigint) as long_trades,
-        sum(long_amount) as long_amount,
-        cast(sum(short_trades) as bigint) as short_trades,
-        sum(short_amount) as short_amount,
+        {{ sum_measures() }},
         count(*) as hours_covered,
         count(*) filter (where has_data) as hours_with_data
     from hourly

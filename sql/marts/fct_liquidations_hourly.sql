@@ -14,12 +14,7 @@ final as (
     select
         covered_hours.asset,
         covered_hours.hour,
-        coalesce(hourly.total_trades, 0) as total_trades,
-        coalesce(hourly.total_amount, 0) as total_amount,
-        coalesce(hourly.long_trades, 0) as long_trades,
-        coalesce(hourly.long_amount, 0) as long_amount,
-        coalesce(hourly.short_trades, 0) as short_trades,
-        coalesce(hourly.short_amount, 0) as short_amount,
+        {{ coalesce_measures('hourly.') }},
         hourly.asset is not null as has_data
     from covered_hours
     left join hourly

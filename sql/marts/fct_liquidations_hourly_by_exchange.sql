@@ -23,12 +23,7 @@ final as (
         calendar.asset,
         calendar.exchange,
         calendar.hour,
-        coalesce(hourly_by_exchange.total_trades, 0) as total_trades,
-        coalesce(hourly_by_exchange.total_amount, 0) as total_amount,
-        coalesce(hourly_by_exchange.long_trades, 0) as long_trades,
-        coalesce(hourly_by_exchange.long_amount, 0) as long_amount,
-        coalesce(hourly_by_exchange.short_trades, 0) as short_trades,
-        coalesce(hourly_by_exchange.short_amount, 0) as short_amount
+        {{ coalesce_measures('hourly_by_exchange.') }}
     from calendar
     left join hourly_by_exchange
         on hourly_by_exchange.asset = calendar.asset

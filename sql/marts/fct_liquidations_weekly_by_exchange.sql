@@ -6,12 +6,7 @@ final as (
         asset,
         exchange,
         cast(date_trunc('week', hour) as date) as week_start,
-        cast(sum(total_trades) as bigint) as total_trades,
-        sum(total_amount) as total_amount,
-        cast(sum(long_trades) as bigint) as long_trades,
-        sum(long_amount) as long_amount,
-        cast(sum(short_trades) as bigint) as short_trades,
-        sum(short_amount) as short_amount,
+        {{ sum_measures() }},
         count(*) as hours_covered
     from hourly_by_exchange
     group by all

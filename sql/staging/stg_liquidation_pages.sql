@@ -3,10 +3,8 @@
 -- Numbers are typed here: the JSON reader casts numeric strings ("703") and refuses non-numeric ones.
 {%- set landing = var('landing_path') | replace("'", "''") %}
 {%- set page_glob = landing ~ '/liquidation_token/*/*/*/*/page-*.json' %}
-{%- set measures = 'total_trades bigint, total_amount double, long_trades bigint, long_amount double, '
-                   ~ 'short_trades bigint, short_amount double' %}
-{%- set row_type = 'struct(interval_time varchar, interval_timestamp bigint, ' ~ measures
-                   ~ ', exchanges struct(exchange varchar, ' ~ measures ~ ')[])' %}
+{%- set row_type = 'struct(interval_time varchar, interval_timestamp bigint, ' ~ typed_measures()
+                   ~ ', exchanges struct(exchange varchar, ' ~ typed_measures() ~ ')[])' %}
 
 with windows as (select * from {{ ref('stg_landing_windows') }}),
 

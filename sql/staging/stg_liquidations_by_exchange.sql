@@ -18,12 +18,7 @@ final as (
         "interval",
         interval_start,
         by_exchange.exchange,
-        by_exchange.total_trades,
-        by_exchange.total_amount,
-        by_exchange.long_trades,
-        by_exchange.long_amount,
-        by_exchange.short_trades,
-        by_exchange.short_amount,
+        {{ liquidation_measures('by_exchange.') }},
         fetch_id
     from unnested
 )

@@ -5,8 +5,7 @@ final as (
     select *
     from measures
     where not (
-        coalesce(total_trades >= 0 and total_amount >= 0 and long_trades >= 0 and long_amount >= 0
-                 and short_trades >= 0 and short_amount >= 0, false)
+        coalesce({% for name in measure_types() %}{{ name }} >= 0{{ ' and ' if not loop.last }}{% endfor %}, false)
     )
 )
 
