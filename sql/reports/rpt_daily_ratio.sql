@@ -23,12 +23,7 @@ hourly_by_day as (
     select
         hourly.asset,
         cast(hourly.hour as date) as day,
-        sum(hourly.total_trades) as total_trades,
-        sum(hourly.total_amount) as total_amount,
-        sum(hourly.long_trades) as long_trades,
-        sum(hourly.long_amount) as long_amount,
-        sum(hourly.short_trades) as short_trades,
-        sum(hourly.short_amount) as short_amount,
+        {{ sum_measures('hourly.') }},
         count(*) as hours_covered
     from hourly
     cross join report_window

@@ -38,12 +38,7 @@ period_spine as (select unnest(range(0, 5)) as period_index),
 sums as (
     select
         period_index,
-        sum(total_trades) as total_trades,
-        sum(total_amount) as total_amount,
-        sum(long_trades) as long_trades,
-        sum(long_amount) as long_amount,
-        sum(short_trades) as short_trades,
-        sum(short_amount) as short_amount
+        {{ sum_measures() }}
     from hourly_in_periods
     group by period_index
 ),
@@ -62,12 +57,7 @@ final as (
         period_spine.period_index,
         report_window.report_start - period_spine.period_index * (report_window.report_end - report_window.report_start)
             as period_start,
-        coalesce(sums.total_trades, 0) as total_trades,
-        coalesce(sums.total_amount, 0) as total_amount,
-        coalesce(sums.long_trades, 0) as long_trades,
-        coalesce(sums.long_amount, 0) as long_amount,
-        coalesce(sums.short_trades, 0) as short_trades,
-        coalesce(sums.short_amount, 0) as short_amount,
+        {{ coalesce_measures('sums.') }},
         coalesce(completeness.hours_covered, 0) as hours_covered,
         coalesce(completeness.assets_fully_covered, 0) as assets_fully_covered,
         (select count(*) from market_assets) as market_assets,

@@ -47,12 +47,7 @@ period_totals as (
 current_period as (
     select
         asset,
-        sum(total_trades) as total_trades,
-        sum(total_amount) as total_amount,
-        sum(long_trades) as long_trades,
-        sum(long_amount) as long_amount,
-        sum(short_trades) as short_trades,
-        sum(short_amount) as short_amount,
+        {{ sum_measures() }},
         count(*) as hours_covered,
         count(*) filter (where has_data) as hours_with_data,
         arg_max(hour, total_amount) filter (where total_amount > 0) as biggest_hour,
@@ -152,12 +147,7 @@ trailing_average as (
 final as (
     select
         assets.asset,
-        coalesce(current_period.total_trades, 0) as total_trades,
-        coalesce(current_period.total_amount, 0) as total_amount,
-        coalesce(current_period.long_trades, 0) as long_trades,
-        coalesce(current_period.long_amount, 0) as long_amount,
-        coalesce(current_period.short_trades, 0) as short_trades,
-        coalesce(current_period.short_amount, 0) as short_amount,
+        {{ coalesce_measures('current_period.') }},
         current_period.long_amount / nullif(current_period.total_amount, 0) as long_share,
         case when current_period.total_trades > 0 and current_period.total_amount > 0
             then current_period.total_amount / current_period.total_trades end as average_size,
