@@ -31,24 +31,31 @@ class RenderedReport:
     def __init__(self, settings, folder):
         import html5lib
 
+        from report.periods import iso_week
+
         self.settings = settings
         self.folder = folder
         self.html = (folder / "report.html").read_text(encoding="utf-8")
         self.summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         self.tree = html5lib.parse(self.html)
+        self.period = iso_week(self.summary["period"]["label"])
+
+
+DEMO_WEEK = "2025-W18"  # 28 Apr – 4 May 2025: hours in which several assets crashed together, 12 weeks before
 
 
 @pytest.fixture(scope="session")
 def demo_week(tmp_path_factory) -> RenderedReport:
-    """The five demo assets and one the simulator serves no liquidations for, 2025-W09 and the 12 weeks
+    """The five demo assets and one the simulator serves no liquidations for, DEMO_WEEK and the 12 weeks
     before it landed from the simulator, built and rendered with the PDF: the report readers get."""
     from report import pipeline
     from report.periods import iso_week
     from report.settings import DEMO_ASSETS, Settings
 
     output = tmp_path_factory.mktemp("demo-week")
-    week = iso_week("2025-W09")
-    with running_simulator(seed=7, now=SIMULATOR_NOW, empty_assets={"quiet"}) as simulator:
+    week = iso_week(DEMO_WEEK)
+    now = datetime(2025, 5, 12, tzinfo=UTC)
+    with running_simulator(seed=7, now=now, empty_assets={"quiet"}) as simulator:
         settings = Settings(output_dir=output, assets=(*DEMO_ASSETS, "quiet"), base_url=simulator.base_url,
                             api_key=DEMO_API_KEY)
         pipeline.fetch(settings, week, log=lambda line: None)

@@ -22,6 +22,7 @@ from pathlib import Path
 import html5lib
 import matplotlib.image
 import pytest
+from conftest import DEMO_WEEK
 
 from report import pipeline
 from report.errors import RenderError
@@ -35,7 +36,8 @@ from report.settings import Settings
 from report.simulator import DEMO_API_KEY, running_simulator
 
 SIMULATOR_NOW = datetime(2025, 3, 31, tzinfo=UTC)
-WEEK = iso_week("2025-W09")
+WEEK = iso_week(DEMO_WEEK)  # the demo report's week (tests/conftest.py)
+W09 = iso_week("2025-W09")
 XHTML = "{http://www.w3.org/1999/xhtml}"
 SVG = "{http://www.w3.org/2000/svg}"
 WITH_DATA = ("btc", "eth", "sol", "xrp", "doge")
@@ -104,7 +106,7 @@ def test_report_headline_figures_equal_sums_of_the_landed_pages(demo_report):
                 both[hour] = both.get(hour, 0.0) + row["total_amount"]
     assert demo_report.summary["totals"]["total_amount"] == pytest.approx(grand_total, rel=1e-9)
     verdict = text_of(element_by_id(demo_report.tree, "verdict"))
-    assert verdict.startswith(f"{usd(grand_total)} was liquidated in 2025-W09, ")
+    assert verdict.startswith(f"{usd(grand_total)} was liquidated in {DEMO_WEEK}, ")
     assert f"{change(grand_total / previous_total - 1)} on last week ({usd(previous_total)})" in verdict
     peak = max(both, key=both.get)
     spikes = text_of(element_by_id(demo_report.tree, "joint-spikes"))
@@ -177,7 +179,7 @@ def test_report_is_strict_html5_and_fetches_nothing_external(demo_report):
 
 def test_demo_data_is_said_in_the_title_the_banner_and_every_pdf_page(demo_report):
     title = next(demo_report.tree.iter(f"{XHTML}title")).text
-    assert "DEMO DATA" in title and "2025-W09" in title
+    assert "DEMO DATA" in title and DEMO_WEEK in title
     assert demo_report.summary["demo"] is True
     body = next(demo_report.tree.iter(f"{XHTML}body"))
     assert "DEMO DATA" in text_of(body[0])
@@ -205,8 +207,8 @@ def test_summary_json_follows_the_delivery_contract(demo_report):
     summary = demo_report.summary
     assert set(summary) == {"period", "generated_at", "data_as_of", "demo", "source", "totals", "overview",
                             "assets", "charts", "data_tests", "files"}
-    assert summary["period"] == {"label": "2025-W09", "start": "2025-02-24T00:00:00Z",
-                                 "end": "2025-03-03T00:00:00Z"}
+    assert summary["period"] == {"label": DEMO_WEEK, "start": "2025-04-28T00:00:00Z",
+                                 "end": "2025-05-05T00:00:00Z"}
     assert summary["source"].endswith("/v2/data/liquidation.v1/token/{asset}")
     # largest first, as the report shows them; the asset without liquidations last
     totals = [entry["total_amount"] for entry in summary["assets"]]
@@ -256,13 +258,13 @@ def test_failed_render_keeps_the_previous_report_whole(demo_report, monkeypatch)
     with pytest.raises(RuntimeError):
         report_module.render_report(demo_report.settings, WEEK, log=lambda line: None)
     assert (demo_report.folder / "manifest.json").read_bytes() == before
-    assert [path.name for path in demo_report.folder.parent.iterdir()] == ["2025-W09"]
+    assert [path.name for path in demo_report.folder.parent.iterdir()] == [DEMO_WEEK]
 
 
 def test_rendering_a_period_the_warehouse_was_not_built_for_is_refused(demo_report):
-    refusal = r"built for 2025-02-24 00:00 to 2025-03-03 00:00 UTC, not 2025-W10"
+    refusal = r"built for 2025-04-28 00:00 to 2025-05-05 00:00 UTC, not 2025-W19"
     with pytest.raises(RenderError, match=refusal):
-        report_module.render_report(demo_report.settings, iso_week("2025-W10"), log=lambda line: None)
+        report_module.render_report(demo_report.settings, iso_week("2025-W19"), log=lambda line: None)
 
 
 def test_pdf_without_weasyprint_asks_for_the_pdf_extra(demo_report, monkeypatch):
@@ -277,12 +279,12 @@ def test_hours_not_yet_fetched_are_missing_not_zero(tmp_path):
     with running_simulator(seed=7, now=now) as simulator:
         settings = Settings(output_dir=tmp_path, assets=("btc",), base_url=simulator.base_url,
                             api_key=DEMO_API_KEY)
-        fetch_range(settings, pipeline.fetch_start(WEEK), WEEK.end, log=lambda line: None, now=now)
-    pipeline.build(settings, WEEK, run_tests=False, log=lambda line: None)
-    folder = pipeline.render(settings, WEEK, log=lambda line: None).parent
+        fetch_range(settings, pipeline.fetch_start(W09), W09.end, log=lambda line: None, now=now)
+    pipeline.build(settings, W09, run_tests=False, log=lambda line: None)
+    folder = pipeline.render(settings, W09, log=lambda line: None).parent
     summary = json.loads((folder / "summary.json").read_text())
     btc = summary["assets"][0]
-    expected = week_total(landed_hours(settings.landing_dir, "btc"), WEEK.start)
+    expected = week_total(landed_hours(settings.landing_dir, "btc"), W09.start)
     assert (btc["hours_covered"], btc["hours_in_period"]) == (77, 168)
     assert btc["total_amount"] == pytest.approx(expected)
     hourly = next(chart for chart in summary["charts"] if chart["file"] == "charts/btc_hourly.svg")
@@ -310,13 +312,13 @@ def test_rendering_other_assets_than_the_warehouse_was_built_for_is_refused(demo
     shutil.copyfile(demo_report.settings.warehouse_path, tmp_path / "warehouse.duckdb")
     settings = demo_report.settings.with_(output_dir=tmp_path, assets=("btc",))
     with pytest.raises(RenderError, match=r"built for the assets .*, not btc: run `liqreport build --assets "
-                                          r"btc` for 2025-W09 first"):
+                                          rf"btc` for {DEMO_WEEK} first"):
         report_module.render_report(settings, WEEK, log=lambda line: None)
 
 
 def test_folders_left_by_a_killed_render_are_swept_once_stale(demo_report):
     reports = demo_report.folder.parent
-    stale, fresh = reports / ".2025-W09.rendering-stale", reports / ".2025-W09.rendering-running"
+    stale, fresh = reports / f".{DEMO_WEEK}.rendering-stale", reports / f".{DEMO_WEEK}.rendering-running"
     for folder in (stale, fresh):
         folder.mkdir()
         (folder / "report.html").write_text("half")
@@ -333,7 +335,7 @@ def test_killed_render_leaves_no_chart_workers_behind(demo_report, tmp_path):
     code = ("import sys; from pathlib import Path; from report.render.report import render_report; "
             "from report.periods import iso_week; from report.settings import Settings; "
             f"render_report(Settings(output_dir=Path(sys.argv[1]), assets={demo_report.settings.assets!r}), "
-            "iso_week('2025-W09'))")
+            f"iso_week('{DEMO_WEEK}'))")
     with subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE) as process:
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
@@ -348,4 +350,4 @@ def test_killed_render_leaves_no_chart_workers_behind(demo_report, tmp_path):
     alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
              and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
     assert alive == []
-    assert not (tmp_path / "reports" / "2025-W09").exists()  # nothing half-rendered was swapped in
+    assert not (tmp_path / "reports" / DEMO_WEEK).exists()  # nothing half-rendered was swapped in
