@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime, timedelta
 
+import html5lib
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -25,6 +26,7 @@ HOUR = timedelta(hours=1)
 FORMULAS = ["=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3", "@HYPERLINK(\"http://x.example\",\"x\")", "\tTAB",
             "\rCR"]
 NUMBER_LIKE = "-12.5"
+XHTML = "{http://www.w3.org/1999/xhtml}"
 
 
 def at(text: str) -> datetime:
@@ -131,3 +133,54 @@ def test_a_data_dictionary_sits_beside_the_exports(hostile_exports):
         assert f"## {spec.name}.csv, {spec.name}.parquet" in dictionary
         section = dictionary.split(f"## {spec.name}.csv")[1].split("\n## ")[0]
         assert all(f"| `{column}` |" in section for column in spec.columns), spec.name
+
+
+def test_an_hour_with_usd_but_no_trades_renders_a_dash_and_a_warning_names_it(tmp_path):
+    """USD without events (and events without USD) is bad data: no average size, no traceback, a warning."""
+    landing = tmp_path / "landing"
+    usd_only, trades_only = at("2025-02-25T14:00"), at("2025-02-26T03:00")
+    land_fetch(landing, "btc", WEEK.start, WEEK.end, [
+        kaiko_row(usd_only, {"binc": (0, 5_000.0, 0, 0.0)}),
+        kaiko_row(trades_only, {"okex": (0, 0.0, 3, 0.0)}),
+    ])
+    settings = Settings(output_dir=tmp_path, assets=("btc",), api_key="unused", base_url="http://127.0.0.1:9")
+    lines = []
+    results = pipeline.build(settings, WEEK, log=lines.append)
+    (check,) = [test for test in results.tests if test["name"] == "assert_amounts_have_trades"]
+    assert check["severity"] == "warn" and check["status"] == "warn"
+    # each hour twice (total and its side) in the totals and in its exchange: 8 rows, the first shown
+    assert check["failures"] == 8
+    named = {(row["hour"], row["exchange"], row["side"]) for row in check["first_rows"]}
+    assert {("2025-02-25 14:00:00", None, "long"), ("2025-02-25 14:00:00", "binc", "long"),
+            ("2025-02-26 03:00:00", None, "short")} <= named
+    assert any("assert_amounts_have_trades" in line and "2025-02-25 14:00:00" in line for line in lines)
+    folder = pipeline.render(settings, WEEK, log=lambda line: None).parent
+    tree = html5lib.parse((folder / "report.html").read_text(encoding="utf-8"))
+
+    def row_of(table_id: str, first_cell: str) -> list[str]:
+        table = next(node for node in tree.iter(f"{XHTML}table") if node.get("id") == table_id)
+        for row in table.iter(f"{XHTML}tr"):
+            cells = [" ".join("".join(cell.itertext()).split()) for cell in row]
+            if cells and cells[0].startswith(first_cell):
+                return cells
+        raise AssertionError(f"no row {first_cell!r} in {table_id}")
+
+    # Day | USD | Side | Events | Avg size | Last wk
+    assert row_of("days-btc", "Tue 25 Feb")[1:5] == ["$5.00K", "100% long", "0", "–"]
+    assert row_of("days-btc", "Wed 26 Feb")[1:5] == ["$0", "–", "3", "–"]
+    # Exchange | USD | Share | Side | Avg size
+    assert row_of("exchanges-btc", "Binance")[4] == "–"  # OKX had no USD at all: not listed
+    summary = (folder / "summary.json").read_text()
+    assert '"average_size": null' in summary
+
+
+def test_a_week_whose_only_liquidation_has_no_trades_renders_without_a_traceback(tmp_path):
+    """The renderer of 32945fc raised ValueError here (max() of no average sizes)."""
+    land_fetch(tmp_path / "landing", "btc", WEEK.start, WEEK.end,
+               [kaiko_row(at("2025-02-25T14:00"), {"binc": (0, 5_000.0, 0, 0.0)})])
+    settings = Settings(output_dir=tmp_path, assets=("btc",), api_key="unused", base_url="http://127.0.0.1:9")
+    pipeline.build(settings, WEEK, log=lambda line: None)
+    folder = pipeline.render(settings, WEEK, log=lambda line: None).parent
+    page = " ".join("".join(html5lib.parse((folder / "report.html").read_text()).itertext()).split())
+    assert "$5.00K liquidated" in page and "0 events;" in page and "averaging" not in page
+    assert "Tue 25 Feb $5.00K 100% long 0 –" in page
