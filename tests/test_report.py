@@ -16,7 +16,7 @@ import struct
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import html5lib
@@ -332,7 +332,9 @@ def test_folders_left_by_a_killed_render_are_swept_once_stale(demo_report):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the chart pool runs on Linux only")
 def test_killed_render_leaves_no_chart_workers_behind(demo_report, tmp_path):
     shutil.copyfile(demo_report.settings.warehouse_path, tmp_path / "warehouse.duckdb")
-    code = ("import sys; from pathlib import Path; from report.render.report import render_report; "
+    # the demo's 27 charts are drawn in-process; a larger report uses the pool: make this one use it
+    code = ("import sys; from pathlib import Path; from report.render import report; "
+            "from report.render.report import render_report; report.PARALLEL_CHART_THRESHOLD = 1; "
             "from report.periods import iso_week; from report.settings import Settings; "
             f"render_report(Settings(output_dir=Path(sys.argv[1]), assets={demo_report.settings.assets!r}), "
             f"iso_week('{DEMO_WEEK}'))")
@@ -351,3 +353,32 @@ def test_killed_render_leaves_no_chart_workers_behind(demo_report, tmp_path):
              and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
     assert alive == []
     assert not (tmp_path / "reports" / DEMO_WEEK).exists()  # nothing half-rendered was swapped in
+
+
+def test_re_rendering_the_same_week_draws_no_chart_again(demo_report, tmp_path, monkeypatch):
+    shutil.copyfile(demo_report.settings.warehouse_path, tmp_path / "warehouse.duckdb")
+    cached = demo_report.settings.output_dir / ".cache" / "charts" / WEEK.label
+    shutil.copytree(cached, tmp_path / ".cache" / "charts" / WEEK.label)
+    assert len(list(cached.glob("*.svg"))) == len(demo_report.summary["charts"])
+
+    def draw(*args):
+        raise AssertionError("a chart whose rows did not change was drawn again")
+
+    monkeypatch.setattr(report_module.charts, "render", draw)
+    folder = report_module.render_report(demo_report.settings.with_(output_dir=tmp_path), WEEK,
+                                         log=lambda line: None).parent
+    for chart in demo_report.summary["charts"]:
+        assert (folder / chart["file"]).read_bytes() == (demo_report.folder / chart["file"]).read_bytes()
+
+
+def test_a_chart_is_drawn_again_when_its_rows_change():
+    from report.render.cache import ChartCache
+    from report.render.sections import ChartSpec
+
+    cache = ChartCache(Path("unused"))
+    rows = [{"day": date(2025, 2, 24), "total_amount": 1.0}]
+    spec = ChartSpec("daily", "btc", (rows,), {"previous_label": "x"}, "BTC per day", "alt", "takeaway")
+    same = ChartSpec("daily", "btc", ([dict(rows[0])],), {"previous_label": "x"}, "BTC per day", "alt", "t")
+    changed = ChartSpec("daily", "btc", ([{**rows[0], "total_amount": 2.0}],), {"previous_label": "x"},
+                        "BTC per day", "alt", "takeaway")
+    assert cache.key(spec) == cache.key(same) != cache.key(changed)

@@ -24,13 +24,15 @@ from report.errors import RenderError
 from report.formatting import PeriodWords, period_dates, period_words
 from report.periods import Period
 from report.render import charts, data, sections, summary
+from report.render.cache import CACHE_DIR, ChartCache, Drawn
 from report.render.folder import staged
 from report.settings import Settings
 from report.templating import render
 
-# Charts are CPU-bound matplotlib work; a pool of forked workers shortens the wall time on 2+ cores once
-# there are enough of them to outweigh the fork (bench/render_scale.py measures both).
-PARALLEL_CHART_THRESHOLD = 12
+# Charts are CPU-bound matplotlib work (about 30 ms each). A pool of forked workers shortens the wall time on
+# 2+ cores only for large reports and costs a little CPU (the 5-asset demo: 1.2 CPU-s either way, 10 % less
+# wall with the pool), so it starts from 40 charts (8 assets).
+PARALLEL_CHART_THRESHOLD = 40
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 Log = Callable[[str], None]
@@ -58,22 +60,14 @@ class Report:
         return [section.asset for section in self.sections]
 
 
-@dataclass
-class Drawn:
-    """One chart as the page embeds it (inline SVG) and, for the email, as PNG."""
-
-    spec: sections.ChartSpec
-    svg: str
-    png: bytes | None
-
-
 def render_report(settings: Settings, period: Period, *, pdf: bool = False, log: Log = print) -> Path:
     if pdf:
         _require_weasyprint()
     report = gather(settings, period)
     log(f"Rendering {len(report.charts)} charts for {len(settings.assets)} asset(s), {period.label}"
         f"{' — DEMO DATA' if report.demo else ''}.")
-    drawn = render_charts(report.charts)
+    cache = ChartCache(settings.output_dir / CACHE_DIR / period.label)
+    drawn = render_charts(report.charts, cache)
     target = settings.reports_dir / period.label
     with staged(target) as folder:
         files = write_charts(folder, drawn) + copy_build_outputs(folder, settings)
@@ -106,16 +100,25 @@ def is_demo(report_data: data.ReportData, settings: Settings) -> bool:
     return settings.demo
 
 
-def render_charts(specs: list[sections.ChartSpec]) -> list[Drawn]:
-    jobs = [(spec.kind, spec.args, spec.kwargs, spec.name, spec.email) for spec in specs]
+def render_charts(specs: list[sections.ChartSpec], cache: ChartCache | None = None) -> list[Drawn]:
+    """Every chart, from the cache when the same chart (same rows, same code) was drawn before."""
+    cached = {spec.name: cache.get(spec) for spec in specs} if cache else {}
+    todo = [spec for spec in specs if cached.get(spec.name) is None]
+    jobs = [(spec.kind, spec.args, spec.kwargs, spec.name, spec.email) for spec in todo]
     parallel = sys.platform.startswith("linux") and (os.cpu_count() or 1) >= 2
     if len(jobs) < PARALLEL_CHART_THRESHOLD or not parallel:
         results = [charts.render(*job) for job in jobs]
     else:
-        with ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1), initializer=_die_with_parent,
+        with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1), initializer=_die_with_parent,
                                  initargs=(os.getpid(),)) as pool:
             results = list(pool.map(charts.render, *zip(*jobs, strict=True), chunksize=4))
-    return [Drawn(spec, svg, png) for spec, (svg, png) in zip(specs, results, strict=True)]
+    for spec, (svg, png) in zip(todo, results, strict=True):
+        cached[spec.name] = Drawn(spec, svg, png)
+        if cache:
+            cache.put(cached[spec.name])
+    if cache:
+        cache.keep_only(specs)
+    return [cached[spec.name] for spec in specs]
 
 
 def _die_with_parent(parent_pid: int) -> None:
