@@ -6,6 +6,7 @@ No other module reads os.environ; they receive a Settings object.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import math
 import re
 import tomllib
@@ -252,7 +253,7 @@ def typed_number(name: str, value, kind: type = int, low: float | None = None, h
         raise ConfigError(f"{name} must be a finite number, got {value!r}.")
     value = kind(value)
     if low is not None and high is not None and not low <= value <= high:
-        raise ConfigError(f"{name} must be from {low:g} to {high:g}, got {value:g}.")
+        raise ConfigError(f"{name} must be from {low:g} to {high:g}, got {value!r}.")
     return value
 
 
@@ -342,6 +343,9 @@ def load_config_file(path: Path, *, required: bool = False) -> dict:
             f"{path} has unknown key(s): {', '.join(unknown)}; "
             f"known keys are {', '.join(sorted(CONFIG_KEYS))}."
         )
+    for name in NUMBERS:
+        if isinstance(data.get(name), str):  # flags and the environment are text; TOML has numbers
+            raise ConfigError(f"{name} in {path} must be a number, got {data[name]!r}: drop the quotes.")
     return data
 
 
@@ -416,7 +420,11 @@ def resolve(
     return settings
 
 
-# sql/ and templates/ live beside the package (the project is installed editable, as the Makefile does).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = PROJECT_ROOT / "sql"
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
+def package_folder(package: str) -> Path:
+    """sql/ and templates/ are the data packages report.sql and report.templates (pyproject.toml): found the
+    same way in an editable install (the repository's folders) and a wheel (inside site-packages)."""
+    return Path(str(importlib.resources.files(package)))
+
+
+SQL_DIR = package_folder("report.sql")
+TEMPLATES_DIR = package_folder("report.templates")

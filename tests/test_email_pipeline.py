@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import html5lib
 import pytest
@@ -50,24 +52,54 @@ def mailed_report(tmp_path_factory):
     return message, report_dir, json.loads((report_dir / "summary.json").read_text()), lines
 
 
-def test_pipeline_email_subject_and_text_carry_summary_figures(mailed_report):
-    message, _, summary, _ = mailed_report
-    overview = summary["overview"]
-    leader = max(summary["assets"], key=lambda entry: entry["total_amount"])["asset"].upper()
-    prefix = "[DEMO DATA] " if summary["demo"] else ""
+def landed_totals(landing: Path, asset: str, start: datetime, end: datetime) -> dict[str, float]:
+    """The USD totals of [start, end) summed straight from the landed pages (newest complete fetch of each
+    window), independently of the models: what the email's figures must equal."""
+    totals = {"total_amount": 0.0, "long_amount": 0.0}
+    for window in (landing / "liquidation_token" / f"asset={asset}" / "interval=1h").iterdir():
+        fetches = sorted(folder for folder in window.iterdir() if (folder / "_manifest.json").is_file())
+        for page in sorted(fetches[-1].glob("page-*.json")):
+            for row in json.loads(page.read_text())["data"]:
+                hour = datetime.fromisoformat(row["interval_time"].replace("Z", "+00:00"))
+                if start <= hour < end:
+                    for key in totals:
+                        totals[key] += float(row[key])
+    return totals
+
+
+def landed_source(landing: Path) -> set[str]:
+    return {json.loads(path.read_text())["source"] for path in landing.rglob("_manifest.json")}
+
+
+def test_pipeline_email_subject_and_text_carry_the_landed_figures(mailed_report):
+    message, report_dir, summary, _ = mailed_report
+    landing = report_dir.parent.parent / "landing"
+    week = iso_week("2025-W09")
+    this = {asset: landed_totals(landing, asset, week.start, week.end) for asset in ("btc", "eth")}
+    last = {asset: landed_totals(landing, asset, week.start - timedelta(weeks=1), week.start)
+            for asset in ("btc", "eth")}
+    assert landed_source(landing) == {"simulator"}  # data from the simulator is demo data
+    # the exact numbers behind the rounded ones in the mail
+    assert {entry["asset"]: pytest.approx((entry["total_amount"], entry["long_amount"]), rel=1e-9)
+            for entry in summary["assets"]} == {
+        asset: (totals["total_amount"], totals["long_amount"]) for asset, totals in this.items()}
+    total = sum(totals["total_amount"] for totals in this.values())
+    longs = sum(totals["long_amount"] for totals in this.values())
+    previous = sum(totals["total_amount"] for totals in last.values())
+    leader = max(this, key=lambda asset: this[asset]["total_amount"]).upper()
     assert message["Subject"].strip() == (
-        f"{prefix}Liquidations 2025-W09: {usd(overview['total_amount'])}, "
-        f"{percent(overview['change_vs_last_week'])} w/w, {overview['long_share'] * 100:.0f}% long, "
-        f"{leader} led")
+        f"[DEMO DATA] Liquidations 2025-W09: {usd(total)}, {percent(total / previous - 1)} w/w, "
+        f"{longs / total * 100:.0f}% long, {leader} led")
     text = message.get_body(preferencelist=("plain",)).get_content()
     positions = []
-    for entry in summary["assets"]:
-        line = (f"{entry['asset'].upper()}: {usd(entry['total_amount'])}, "
-                f"{percent(entry['change_vs_last_week'])} vs last week")
+    for asset in sorted(this, key=lambda code: -this[code]["total_amount"]):  # largest first, as the report
+        totals = this[asset]
+        change = totals["total_amount"] / last[asset]["total_amount"] - 1
+        line = f"{asset.upper()}: {usd(totals['total_amount'])}, {percent(change)} vs last week"
         assert line in text
         positions.append(text.index(line))
-    assert positions == sorted(positions)  # largest first, as in the report
-    assert overview["verdict"] in text
+    assert positions == sorted(positions)
+    assert summary["overview"]["verdict"] in text
 
 
 def test_pipeline_email_images_are_the_rendered_charts(mailed_report):

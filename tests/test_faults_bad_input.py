@@ -115,3 +115,93 @@ def test_reports_need_a_finished_period_and_hourly_data(simulator_env, capsys, t
     assert_one_line_error(err, fragment)
     assert simulator_env.request_count == 0
     assert not (tmp_path / "output").exists()
+
+
+# Issue 10 point 7: mistakes that were tracebacks, or silently accepted, are one line and exit 2.
+MORE_CASES = {
+    "week in year 1": ("", ["run", "--week", "0001-W01"], ["week 0001-W01 is out of range"]),
+    "range in year 1": ("", ["fetch", "--start", "0001-01-01", "--end", "2025-01-01"], ["out of range"]),
+    "assets = 5": ("assets = 5\n", ["fetch"], ["assets must be a list of codes", "got 5"]),
+    "output_dir = 5": ("output_dir = 5\n", ["fetch"], ["output_dir must be a string, got 5"]),
+    "email_to = [1, 2]": ("email_to = [1, 2]\n", ["fetch"], ["email_to must be a list of addresses"]),
+    "page_size = true": ("page_size = true\n", ["fetch"],
+                         ["page_size (--page-size) must be a number, got true"]),
+    "page_size = 10.9": ("page_size = 10.9\n", ["fetch"], ["must be a whole number, got 10.9"]),
+    "timeout_s = nan": ("timeout_s = nan\n", ["fetch"], ["timeout_s must be a finite number, got nan"]),
+    "concurrency = '8'": ('concurrency = "8"\n', ["fetch"],
+                          ["concurrency in liqreport.toml must be a number, got '8'"]),
+    "max-rps nan": ("", ["fetch", "--max-rps", "nan"], ["(--max-rps) must be a finite number, got nan"]),
+    "max-rps inf": ("", ["fetch", "--max-rps", "inf"], ["must be a finite number, got inf"]),
+    "concurrency 100000000": ("", ["fetch", "--concurrency", "100000000"],
+                              ["must be from 1 to 64, got 100000000"]),
+    "base URL port 99999": ("", ["fetch", "--base-url", "http://127.0.0.1:99999"],
+                            ["its port is not from 1 to 65535"]),
+    "base URL with a query": ("", ["fetch", "--base-url", "http://127.0.0.1:9/?key=abc"],
+                              ["must not carry a query"]),
+    "base URL not http": ("", ["fetch", "--base-url", "ftp://127.0.0.1/"], ["not an http(s) URL"]),
+    "simulate port 99999": ("", ["simulate", "--port", "99999"], ["--port must be from 0 to 65535"]),
+    "simulate latency nan": ("", ["simulate", "--latency-ms", "nan"], ["--latency-ms must be from 0"]),
+    "recipient with CR/LF": ("", ["run", "--week", "2025-W09",
+                                  "--email-to", "a@example.com\r\nBcc: b@evil.io"],
+                             ["recipient 'a@example.com\\r\\nBcc: b@evil.io' is not an email address"]),
+    "recipient in toml with LF": ('email_to = ["a@example.com\\nBcc: b@evil.io"]\n', ["fetch"],
+                                  ["is not an email address"]),
+    "recipient without @": ("", ["email", "--week", "2025-W09", "--to", "risk"], ["'risk' is not an email"]),
+    "region = 5": ("region = 5\n", ["fetch"], ["region must be a string, got 5"]),
+}
+
+
+@pytest.mark.parametrize("toml, argv, fragments", MORE_CASES.values(), ids=MORE_CASES.keys())
+def test_config_and_flag_mistakes_are_one_line_exit_2(simulator_env, capsys, tmp_path, toml, argv, fragments):
+    if toml:
+        (tmp_path / "liqreport.toml").write_text(toml)
+    code, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert_one_line_error(err, *fragments)
+    assert simulator_env.request_count == 0
+    assert not (tmp_path / "output").exists()
+
+
+def test_a_config_path_that_is_a_folder_is_one_line(simulator_env, capsys, tmp_path):
+    (tmp_path / "conf.d").mkdir()
+    code, err = run_cli(capsys, "fetch", "--config", "conf.d")
+    assert code == 2
+    assert_one_line_error(err, "cannot read config file conf.d (is a directory)")
+
+
+def without_file_permission_override():
+    """As root, drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH so that mode 000 means unreadable."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # linux/capability.h
+        libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP: gone from the child after exec
+
+
+def test_an_unreadable_config_file_is_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "secret.toml"
+    config.write_text('assets = ["btc"]\n')
+    config.chmod(0)
+    result = subprocess.run([sys.executable, "-m", "report", "fetch", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            preexec_fn=without_file_permission_override if os.geteuid() == 0 else None)
+    assert result.returncode == 2, result.stderr
+    assert_one_line_error(result.stderr, f"cannot read config file {config} (permission denied)")
+
+
+def test_credentials_in_a_refused_base_url_are_not_echoed(simulator_env, capsys):
+    code, err = run_cli(capsys, "fetch", "--base-url", "http://user:pw-7Hq2x@127.0.0.1:99999/")
+    assert code == 2
+    assert_one_line_error(err, "base URL 'http://127.0.0.1:99999/' is not usable")
+    assert "pw-7Hq2x" not in err and "user" not in err
+
+
+def test_smtp_port_that_is_not_a_number_is_one_line(simulator_env, capsys, monkeypatch):
+    monkeypatch.setenv("SMTP_PORT", "25x")
+    code, err = run_cli(capsys, "fetch", "--week", "2025-W09")
+    assert code == 2
+    assert_one_line_error(err, "SMTP_PORT must be a whole number, got '25x'")

@@ -2,11 +2,14 @@
 no log line and no error — through a whole run that fetches, builds, renders, emails and publishes,
 and through the failures that are most tempted to echo a request (401, exhausted retries, refused login)."""
 
+import base64
+import json
 import socket
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from fetch_helpers import RewritingProxy, _ProxyHandler
 
 from report.cli import main
 from report.simulator import FaultPlan, running_simulator
@@ -114,3 +117,59 @@ def test_smtp_password_absent_from_a_failed_login(monkeypatch, tmp_path, capsys,
     assert "Error:" in output.err
     assert SMTP_PASSWORD not in output.out + output.err
     assert secrets_in_tree(tmp_path) == []
+
+
+URL_PASSWORD = "urlpw-Zq81-SECRETURL"
+
+
+class _BasicAuthMirror(_ProxyHandler):
+    """The test mirror, behind HTTP basic auth: a request without the right credentials gets 401."""
+
+    def do_GET(self):  # noqa: N802 - the base class's naming
+        expected = "Basic " + base64.b64encode(f"reporter:{URL_PASSWORD}".encode()).decode()
+        self.server.seen_auth.append(self.headers.get("Authorization") == expected)
+        if self.headers.get("Authorization") != expected:
+            body = b'{"result": "error", "message": "authentication required"}'
+            self.send_response(401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+
+def test_credentials_in_the_base_url_are_sent_as_basic_auth_and_written_nowhere(monkeypatch, tmp_path,
+                                                                                  capsys):
+    """Issue 10 point 4: http://user:secret@host in --base-url was published in report.html, summary.json
+    and the site."""
+    import threading
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KAIKO_API_KEY", API_KEY)
+    with running_simulator() as sim:
+        mirror = RewritingProxy(sim.base_url, lambda body: body)
+        mirror.RequestHandlerClass = _BasicAuthMirror
+        mirror.seen_auth = []
+        thread = threading.Thread(target=mirror.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        try:
+            public = mirror.base_url
+            with_credentials = public.replace("http://", f"http://reporter:{URL_PASSWORD}@")
+            code = main(["run", "--week", "2025-W20", "--assets", "btc", "--base-url", with_credentials,
+                         "--email-to", "risk@example.com"])
+            assert code == 0, capsys.readouterr().err
+            assert main(["publish"]) == 0
+        finally:
+            mirror.shutdown()
+            thread.join()
+            mirror.server_close()
+    output = capsys.readouterr()
+    assert mirror.seen_auth and all(mirror.seen_auth)  # the credentials did reach the mirror, every time
+    assert URL_PASSWORD not in output.out + output.err and "reporter:" not in output.err
+    found = [path for path in (tmp_path / "output").rglob("*") if path.is_file()
+             and (URL_PASSWORD.encode() in path.read_bytes() or b"reporter:" in path.read_bytes())]
+    assert found == []
+    summary = json.loads((tmp_path / "output" / "reports" / "2025-W20" / "summary.json").read_text())
+    assert summary["source"] == f"{public}/v2/data/liquidation.v1/token/{{asset}}"
+    manifest = json.loads(next((tmp_path / "output" / "landing").rglob("_manifest.json")).read_text())
+    assert manifest["api_root"] == public and manifest["request"]["url"].startswith(public + "/")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, datetime
 
 import pytest
@@ -65,6 +68,26 @@ def test_exchange_codes_get_display_names():
     assert exchange_name("binc") == "Binance (binc)" and exchange_name("zzzz") == "zzzz"
     assert exchange_label("hbdm") == "HTX (Huobi)" and exchange_label("zzzz") == "zzzz"
     assert exchange_label(None) == "–"
+
+
+def chart_in_a_new_process(hash_seed: str) -> str:
+    """One chart as another run of liqreport draws it (string hashing differs between processes)."""
+    script = ("from report.render import charts\n"
+              "rows = [{'exchange': code, 'total_amount': 3.0 * n, 'long_amount': 2.0 * n,\n"
+              "         'short_amount': n}\n"
+              "        for n, code in enumerate(['binc', 'bbit', 'zzzz', 'new1'], start=1)]\n"
+              "print(charts.svg_markup(charts.exchanges_mirrored(rows, scope='this week'), 'x'))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    return result.stdout
+
+
+def test_a_chart_is_the_same_bytes_in_every_run():
+    """Exchanges are told apart by name, not colour; the drawing itself must not depend on the process
+    (the chart cache and the report's manifest rely on it)."""
+    first = chart_in_a_new_process("1")
+    assert "<svg" in first and ">Binance<" in first and ">zzzz<" in first
+    assert chart_in_a_new_process("2") == first
 
 
 def test_a_week_is_called_a_week_and_other_ranges_by_their_length():

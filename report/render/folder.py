@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from report.errors import storage_error
 from report.files import fsync_dir
 
 # Files delivery writes about a period that a re-render must keep: the email's sent marker (so a rerun
@@ -27,8 +28,10 @@ def staged(target: Path) -> Iterator[Path]:
     try:
         yield staging
         swap_in(staging, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if (full_disk := storage_error(exc, target)) is not None:  # name the report, not the temp folder
+            raise full_disk from None
         raise
 
 

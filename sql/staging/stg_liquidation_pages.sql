@@ -1,6 +1,7 @@
 -- one row per landed page of a complete fetch (pages of a folder without a manifest are ignored).
 -- Reading it parses the JSON: stg_liquidation_rows is the one model that does, everything else reads that.
 -- Numbers are typed here: the JSON reader casts numeric strings ("703") and refuses non-numeric ones.
+{{ config(materialized='view') }}
 {%- set landing = var('landing_path') | replace("'", "''") %}
 {%- set page_glob = landing ~ '/liquidation_token/*/*/*/*/page-*.json' %}
 {%- set row_type = 'struct(interval_time varchar, interval_timestamp bigint, ' ~ typed_measures()
