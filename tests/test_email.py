@@ -532,3 +532,15 @@ def test_email_cli_exits_non_zero_on_a_failed_login(tmp_path, monkeypatch, capsy
     error = capsys.readouterr().err
     assert code == 1
     assert "login" in error and PASSWORD not in error
+
+
+def test_email_prints_each_side_in_its_own_colour_inline(delivered):
+    from report.palette import PALETTE
+
+    message, _ = delivered
+    marked = [node for node in parse_html(html_of(message)).iter() if node.get("class") in ("long", "short")]
+    assert len(marked) == 3  # two assets and one spike hour
+    for node in marked:
+        side = node.get("class")
+        color = PALETTE.long if side == "long" else PALETTE.short_ink
+        assert f"color: {color}" in node.get("style", "") and "".join(node.itertext()).endswith(side)
