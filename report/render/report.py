@@ -84,7 +84,7 @@ def _require_weasyprint() -> None:
 def gather(settings: Settings, period: Period) -> Report:
     report_data = data.load(settings.warehouse_path, period, settings.assets)
     words = period_words(period.hours)
-    overview = summary.overview_summary(report_data, period)
+    overview = summary.steady(summary.overview_summary(report_data, period))
     return Report(settings, period, report_data, words, is_demo(report_data, settings), overview,
                   sections.overview_charts(report_data, overview, words),
                   sections.build_sections(report_data, settings.assets, words))

@@ -47,7 +47,7 @@ def build_summary(settings: Settings, period: Period, report_data: ReportData, o
     assets = [asset_summary(report_data, asset, period) for asset in order]
     quality = [row for row in report_data.rows("rpt_data_quality") if row["asset"] in settings.assets]
     as_of = [row["data_as_of"] for row in quality if row["data_as_of"] is not None]
-    return {
+    return steady({
         "period": {"label": period.label, "start": isoformat_z(period.start), "end": isoformat_z(period.end)},
         "generated_at": isoformat_z(generated_at),
         "data_as_of": iso_z(max(as_of)) if as_of else None,
@@ -59,7 +59,19 @@ def build_summary(settings: Settings, period: Period, report_data: ReportData, o
         "charts": [chart_entry(spec) for spec in specs],
         "data_tests": report_data.data_tests,
         "files": files,
-    }
+    })
+
+
+def steady(value):
+    """Every float to 12 significant figures: DuckDB sums doubles in parallel, in no fixed order, so the same
+    data can differ in the 16th digit from one build to the next; summary.json must not."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, list):
+        return [steady(item) for item in value]
+    if isinstance(value, dict):
+        return {key: steady(item) for key, item in value.items()}
+    return value
 
 
 def chart_entry(spec: ChartSpec) -> dict:
