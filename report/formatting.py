@@ -1,11 +1,16 @@
-"""Numbers and times for people: $12.3M, +18.4 %, 1,234 events, Tue 25 Feb 14:00 UTC.
+"""Numbers, times and names for people: $1.02B, +55%, 59% long, Fri 27 Nov 14:00 UTC, Binance.
 
-Shared by the report and the email, so the same figure reads the same in both."""
+The one formatting module of the report, the email and the site, so the same figure reads the same in all
+three. Values come from the marts (datetimes, dates) or from summary.json (ISO strings); both are accepted.
+Nothing here computes a figure: it only words the figures the SQL models computed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+
+MISSING = "–"  # en dash: no value (a missing base, an average without trades)
 
 EXCHANGE_NAMES = {
     "binc": "Binance", "bbit": "Bybit", "okex": "OKX", "drbt": "Deribit", "hbdm": "HTX (Huobi)",
@@ -15,61 +20,148 @@ EXCHANGE_NAMES = {
 
 
 def usd(amount: float | None) -> str:
-    """Three significant figures at most, as liquidations are quoted: $912M, $12.3M, $4.5K, $0."""
+    """Three significant figures, as liquidations are quoted: $1.02B, $912M, $12.3M, $4.52K, $950."""
     if amount is None:
-        return "n/a"
+        return MISSING
     sign = "-" if amount < 0 else ""
     value = float(f"{abs(amount):.3g}")  # round first so 999.96M reads $1.00B, not $1000M
     for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if value >= threshold:
             scaled = value / threshold
-            return f"{sign}${scaled:.3g}{suffix}" if scaled >= 100 else f"{sign}${scaled:.1f}{suffix}"
+            decimals = 0 if scaled >= 100 else (1 if scaled >= 10 else 2)
+            return f"{sign}${scaled:.{decimals}f}{suffix}"
     return f"{sign}${value:,.0f}"
 
 
 def change(fraction: float | None) -> str:
-    """0.184 → '+18.4 %'; 'n/a' when there is no base to compare with."""
+    """0.547 → '+55%', -0.0707 → '-7.1%'; 'n/a' when there is no base to compare with."""
     if fraction is None:
         return "n/a"
-    return f"{fraction * 100:+.1f} %"
+    percent = fraction * 100
+    return f"{percent:+.0f}%" if abs(percent) >= 9.95 else f"{percent:+.1f}%"
 
 
-def share(fraction: float | None, digits: int = 1) -> str:
-    """0.494 → '49.4 %' (digits=0: '49 %', for the email's shorter lines)."""
+def share(fraction: float | None, digits: int = 0) -> str:
+    """0.593 → '59%'; a share that rounds to zero but is not zero reads '<1%'."""
     if fraction is None:
-        return "n/a"
-    return f"{fraction * 100:.{digits}f} %"
+        return MISSING
+    if 0 < fraction < 0.5 * 10 ** -(digits + 2):
+        return f"<{10 ** -digits:g}%"
+    return f"{fraction * 100:.{digits}f}%"
+
+
+def side_share(long_share: float | None) -> tuple[str, str]:
+    """The larger side and its share: (side, '89% long') — printed in that side's colour."""
+    if long_share is None:
+        return "", MISSING
+    side = "long" if long_share >= 0.5 else "short"
+    return side, f"{share(long_share if side == 'long' else 1 - long_share)} {side}"
 
 
 def count(number: int | None) -> str:
-    return "n/a" if number is None else f"{int(number):,}"
+    return MISSING if number is None else f"{int(number):,}"
 
 
-def number(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}"
+def zscore(value: float | None) -> str:
+    """+4.9, −2.1, 0.0 (no sign on a zero)."""
+    if value is None:
+        return MISSING
+    text = f"{value:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
 
 
-def utc_hour(moment: datetime | None) -> str:
-    return "n/a" if moment is None else f"{moment:%a %d %b %Y %H:%M} UTC"
+def ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
 
 
-def utc_day(day: date | datetime | None) -> str:
-    return "n/a" if day is None else f"{day:%a %d %b %Y}"
+def rank_words(rank: int, of: int, noun: str = "weeks") -> str:
+    """'the largest of 13 weeks', 'the 7th largest of 13 weeks', 'the smallest of 13 weeks'."""
+    if rank == 1:
+        return f"the largest of {of} {noun}"
+    if rank == of:
+        return f"the smallest of {of} {noun}"
+    return f"the {ordinal(rank)} largest of {of} {noun}"
 
 
-def iso_z(moment: datetime | None) -> str | None:
+def moment(value: datetime | date | str | None) -> datetime | date | None:
+    """A mart value or a summary.json string ('2025-02-25T14:00:00Z', '2025-02-25') as a date/datetime."""
+    if value is None or isinstance(value, date):
+        return value
+    text = str(value)
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def utc_hour(value, year: bool = False) -> str:
+    parsed = moment(value)
+    if parsed is None:
+        return MISSING
+    return f"{parsed:%a %d %b %Y %H:%M} UTC" if year else f"{parsed:%a %d %b %H:%M} UTC"
+
+
+def hour_cell(value) -> str:
+    """An hour in a table whose header already says UTC: 'Fri 27 Nov 14:00'."""
+    parsed = moment(value)
+    return MISSING if parsed is None else f"{parsed:%a %d %b %H:%M}"
+
+
+def utc_day(value, year: bool = True) -> str:
+    parsed = moment(value)
+    if parsed is None:
+        return MISSING
+    return f"{parsed:%a %d %b %Y}" if year else f"{parsed:%a %d %b}"
+
+
+def short_date(value) -> str:
+    parsed = moment(value)
+    return MISSING if parsed is None else f"{parsed:%d %b %Y}"
+
+
+def utc_time(value) -> str:
+    """'2025-03-03T09:12:44Z' → '2025-03-03 09:12 UTC'."""
+    parsed = moment(value)
+    return "n/a" if parsed is None else f"{parsed:%Y-%m-%d %H:%M} UTC"
+
+
+def period_dates(start, end) -> str:
+    """[Mon 24 Feb, Mon 3 Mar) → 'Mon 24 Feb – Sun 02 Mar 2025 (UTC)'; other ranges with their hours."""
+    first, last = moment(start), moment(end)
+    if first.time() == last.time() == datetime.min.time():
+        last -= timedelta(days=1)
+        head = f"{first:%a %d %b}" if first.year == last.year else f"{first:%a %d %b %Y}"
+        return f"{head} – {last:%a %d %b %Y} (UTC)"
+    return f"{first:%d %b %Y %H:%M} – {last:%d %b %Y %H:%M} UTC"
+
+
+def iso_z(value: datetime | None) -> str | None:
     """Naive warehouse timestamps are UTC by convention; summary.json spells them with a Z."""
-    if moment is None:
+    if value is None:
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}Z"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return f"{value:%Y-%m-%dT%H:%M:%S}Z"
 
 
-def exchange_name(code: str) -> str:
-    """Display name with the code, or the bare code for an exchange we do not know."""
+def exchange_label(code: str | None) -> str:
+    """The display name (Binance), or the bare code for an exchange we do not know."""
+    if not code:
+        return MISSING
+    return EXCHANGE_NAMES.get(code, code)
+
+
+def exchange_name(code: str | None) -> str:
+    """The display name with the code the exports use: 'Binance (binc)'."""
+    if not code:
+        return MISSING
     name = EXCHANGE_NAMES.get(code)
     return f"{name} ({code})" if name else code
+
+
+def asset_label(code: str | None) -> str:
+    return MISSING if not code else str(code).upper()
 
 
 @dataclass(frozen=True)
@@ -81,20 +173,98 @@ class PeriodWords:
     average: str
     same_day: str
     average_short: str
+    last_short: str
 
 
-WEEK_WORDS = PeriodWords("this week", "last week", "the 4-week average", "Previous week, same day",
-                         "4-wk avg")
+WEEK_WORDS = PeriodWords("this week", "last week", "the 4-week average", "Same day last week", "4-wk avg",
+                         "last wk")
 
 
 def period_words(hours: int) -> PeriodWords:
     if hours == 168:
         return WEEK_WORDS
     return PeriodWords("this period", f"the previous {hours} h", f"the average of the 4 previous {hours} h",
-                       f"{hours} h earlier", "4-period avg")
+                       f"{hours} h earlier", "4-period avg", f"prev. {hours} h")
+
+
+def coverage_words(overview: dict) -> str:
+    """'' when every asset asked for has every hour; else what is missing, said plainly."""
+    parts = []
+    if overview["assets_covered"] < overview["assets_requested"]:
+        parts.append(f"{overview['assets_covered']} of {overview['assets_requested']} assets have data")
+    if overview["hours_covered"] < overview["hours_expected"]:
+        parts.append(f"{overview['hours_covered']:,} of {overview['hours_expected']:,} asset-hours covered")
+    return "; ".join(parts)
+
+
+def verdict(overview: dict, label: str, words: PeriodWords = WEEK_WORDS) -> str:
+    """The first screen's one sentence: how much, which side, where, and how unusual — from rpt_overview."""
+    if not overview["total_amount"]:
+        gap = coverage_words(overview)
+        return (f"No liquidations were reported in {label}" + (f" ({gap})." if gap else ".")
+                if overview["assets_covered"] else f"No data covers {label}: nothing was fetched for it.")
+    parts = [f"{usd(overview['total_amount'])} was liquidated in {label}"]
+    comparisons = []
+    if overview["change_vs_last_week"] is not None:
+        comparisons.append(f"{change(overview['change_vs_last_week'])} on {words.last} "
+                           f"({usd(overview['previous_total_amount'])})")
+    if overview["change_vs_4w_avg"] is not None:
+        comparisons.append(f"{change(overview['change_vs_4w_avg'])} on {words.average} "
+                           f"({usd(overview['trailing_4w_average'])})")
+    if comparisons:
+        parts[0] += ", " + " and ".join(comparisons)
+    parts[0] += f", {share(overview['long_share'])} of it longs"
+    leaders = []
+    if overview["leading_asset"]:
+        leaders.append(f"{asset_label(overview['leading_asset']['asset'])} led the assets "
+                       f"({share(overview['leading_asset']['share'])})")
+    if overview["leading_exchange"]:
+        leaders.append(f"{exchange_label(overview['leading_exchange']['exchange'])} the exchanges "
+                       f"({share(overview['leading_exchange']['share'])})")
+    if leaders:
+        parts.append(" and ".join(leaders))
+    rank, unusual = overview["rank"], overview["robust_z"]
+    if rank:
+        text = (f"{rank_words(rank['rank'], rank['of'], 'fully covered weeks')} since "
+                f"{short_date(rank['since'])}")
+        if unusual:
+            text += (f", robust z {zscore(unusual['z'])} against the trailing 12 weeks: "
+                     f"{unusual_words(unusual['level'])}")
+        parts.append(text)
+    gap = coverage_words(overview)
+    sentence = "; ".join(parts)
+    return sentence + (f" (partial: {gap})." if gap else ".")
+
+
+UNUSUAL_WORDS = {
+    "far above usual": "far heavier than usual", "above usual": "heavier than usual",
+    "usual": "an ordinary week", "below usual": "quieter than usual",
+    "far below usual": "far quieter than usual",
+}
+
+
+def unusual_words(level: str | None) -> str:
+    return UNUSUAL_WORDS.get(level or "", "n/a")
+
+
+def subject_figures(overview: dict, label: str) -> str:
+    """'Liquidations 2026-W48: $1.02B, +55% w/w, 59% long, ETH led' — the week at a glance."""
+    if not overview["total_amount"]:
+        return f"Liquidations {label}: none reported" if overview["assets_covered"] else (
+            f"Liquidations {label}: no data")
+    parts = [usd(overview["total_amount"])]
+    if overview["change_vs_last_week"] is not None:
+        parts.append(f"{change(overview['change_vs_last_week'])} w/w")
+    parts.append(f"{share(overview['long_share'])} long")
+    if overview["leading_asset"]:
+        parts.append(f"{asset_label(overview['leading_asset']['asset'])} led")
+    text = f"Liquidations {label}: {', '.join(parts)}"
+    return text + (" (partial data)" if coverage_words(overview) else "")
 
 
 FILTERS = {
-    "usd": usd, "change": change, "share": share, "count": count, "number": number,
-    "utc_hour": utc_hour, "utc_day": utc_day, "exchange_name": exchange_name,
+    "usd": usd, "change": change, "share": share, "count": count, "zscore": zscore,
+    "utc_hour": utc_hour, "hour_cell": hour_cell, "utc_day": utc_day, "utc_time": utc_time,
+    "short_date": short_date,
+    "exchange_name": exchange_name, "exchange_label": exchange_label, "asset_label": asset_label,
 }

@@ -44,12 +44,14 @@ def chart_png(title: str = "Liquidations per day") -> bytes:
 
 def asset_entry(asset: str, total: float, long_share: float, change: float | None,
                 exchange: str = "binc") -> dict:
-    return {"asset": asset, "total_amount": total, "total_trades": int(total / 25_000),
+    return {"asset": asset, "rank": 1, "total_amount": total, "total_trades": int(total / 25_000),
             "long_amount": total * long_share, "short_amount": total * (1 - long_share),
-            "long_share": long_share, "change_vs_last_week": change, "change_vs_4w_avg": -0.05,
+            "long_share": long_share, "share_of_all_assets": None, "average_size": 25_000.0,
+            "change_vs_last_week": change, "change_vs_4w_avg": -0.05,
             "biggest_day": {"day": "2025-02-25", "total_amount": total * 0.4},
-            "biggest_hour": {"hour": "2025-02-25T14:00:00Z", "total_amount": total * 0.1},
-            "dominant_exchange": exchange, "hours_covered": 168, "hours_in_period": 168}
+            "biggest_hour": {"hour": "2025-02-25T14:00:00Z", "total_amount": total * 0.1, "long_share": 0.7},
+            "dominant_exchange": exchange, "dominant_exchange_share": 0.4, "spike_hours": 0,
+            "hours_covered": 168, "hours_in_period": 168}
 
 
 DEFAULT_ASSETS = (
@@ -58,32 +60,64 @@ DEFAULT_ASSETS = (
 )
 
 
+def overview_of(assets, previous: float = 1_500_000_000.0) -> dict:
+    """summary.json's overview for these assets, as the renderer writes it (docs/architecture.md §4)."""
+    total = sum(entry["total_amount"] for entry in assets)
+    longs = sum(entry["long_amount"] for entry in assets)
+    leader = max(assets, key=lambda entry: entry["total_amount"]) if assets else None
+    return {
+        "total_amount": total, "total_trades": sum(entry["total_trades"] for entry in assets),
+        "long_amount": longs, "short_amount": total - longs, "long_share": longs / total if total else None,
+        "average_size": 25_000.0, "previous_total_amount": previous,
+        "change_vs_last_week": total / previous - 1, "trailing_4w_average": previous, "periods_in_average": 4,
+        "change_vs_4w_avg": total / previous - 1, "long_share_median_11w": 0.5,
+        "leading_asset": {"asset": leader["asset"], "share": leader["total_amount"] / total}
+        if leader else None,
+        "leading_exchange": {"exchange": "binc", "share": 0.4}, "biggest_hour": None, "biggest_day": None,
+        "rank": {"rank": 3, "of": 40, "since": "2025-01-13"},
+        "robust_z": {"z": 1.2, "level": "usual", "baseline_weeks": 12, "baseline_median_amount": previous},
+        "assets_requested": len(assets), "assets_covered": len(assets), "hours_covered": 168 * len(assets),
+        "hours_expected": 168 * len(assets), "by_exchange": [],
+        "spike_hours": [{"hour": "2025-02-25T14:00:00Z", "assets": [entry["asset"] for entry in assets][:2],
+                         "total_amount": total * 0.05, "long_amount": total * 0.04,
+                         "short_amount": total * 0.01, "long_share": 0.8, "dominant_side": "long",
+                         "max_robust_z": 5.0}],
+        "weeks": [], "verdict": f"{len(assets)} assets: the verdict sentence of the report.",
+    }
+
+
 def write_report_folder(reports_dir: Path, label: str = LABEL, assets=DEFAULT_ASSETS, *, demo: bool = True,
                         start: str = "2025-02-24T00:00:00Z", end: str = "2025-03-03T00:00:00Z",
                         pdf: bool = True) -> Path:
     folder = reports_dir / label
     (folder / "charts").mkdir(parents=True)
     (folder / "data").mkdir()
-    charts = [{"file": "charts/overview_totals.png", "asset": None, "title": "Liquidations by asset",
-               "alt": "Bar chart of weekly liquidations by asset", "takeaway": "BTC led the week."}]
+    charts = [{"file": "charts/all_market_exchanges.svg", "png": "charts/all_market_exchanges.png",
+               "asset": None, "kind": "market_exchanges", "title": "All assets by exchange",
+               "alt": "Horizontal bar chart of liquidations per exchange",
+               "takeaway": "Binance carried 40%."}]
     for entry in assets:
         code = entry["asset"]
         safe = re.sub(r"[^a-z0-9]", "_", code.lower())
         for kind in ("daily", "hourly", "exchanges"):
-            charts.append({"file": f"charts/{safe}_{kind}.png", "asset": code, "title": f"{code} {kind}",
-                           "alt": f"{kind} long and short liquidations of {code}",
-                           "takeaway": f"{code} {kind} note"})
+            chart = {"file": f"charts/{safe}_{kind}.svg", "asset": code, "kind": kind,
+                     "title": f"{code} {kind}", "alt": f"Chart of {kind} liquidations of {code}",
+                     "takeaway": f"{code} {kind} note"}
+            if kind == "daily":
+                chart["png"] = f"charts/{safe}_{kind}.png"
+            charts.append(chart)
     for chart in charts:
-        (folder / chart["file"]).write_bytes(chart_png())
-    total = sum(entry["total_amount"] for entry in assets)
+        (folder / chart["file"]).write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"/>')
+        if "png" in chart:
+            (folder / chart["png"]).write_bytes(chart_png())
+    overview = overview_of(assets)
     summary = {
         "period": {"label": label, "start": start, "end": end},
         "generated_at": "2025-03-03T07:00:00Z", "data_as_of": "2025-03-03T06:00:00Z", "demo": demo,
         "source": "https://us.market-api.kaiko.io/v2/data/liquidation.v1/token/{asset}",
-        "totals": {"total_amount": total, "total_trades": sum(entry["total_trades"] for entry in assets),
-                   "long_amount": sum(entry["long_amount"] for entry in assets),
-                   "short_amount": sum(entry["short_amount"] for entry in assets)},
-        "assets": list(assets), "charts": charts,
+        "totals": {key: overview[key]
+                   for key in ("total_amount", "total_trades", "long_amount", "short_amount")},
+        "overview": overview, "assets": list(assets), "charts": charts,
         "data_tests": {"passed": 12, "warned": 1, "failed": 0},
         "files": {"html": "report.html", "pdf": "report.pdf" if pdf else None, "data": ["data/daily.csv"]},
     }
@@ -187,7 +221,7 @@ def test_email_is_alternative_text_and_related_html_with_png_parts(delivered):
     assert images and all(part.get_content_type() == "image/png" for part in images)
     # overview + one daily chart per asset, not every chart of the report
     names = sorted(part.get_filename() for part in images)
-    assert names == ["btc_daily.png", "eth_daily.png", "overview_totals.png"]
+    assert names == ["all_market_exchanges.png", "btc_daily.png", "eth_daily.png"]
 
 
 def test_email_every_cid_resolves_to_an_attached_image_with_alt_text(delivered):
@@ -208,23 +242,38 @@ def test_email_alt_text_comes_from_summary_charts(delivered, report_dir):
     message, _ = delivered
     summary = json.loads((report_dir / "summary.json").read_text())
     alts = {image.get("alt") for image in parse_html(html_of(message)).findall(f".//{XHTML}img")}
-    expected = {chart["alt"] for chart in summary["charts"]
-                if chart["asset"] is None or chart["file"].endswith("_daily.png")}
+    expected = {chart["alt"] for chart in summary["charts"] if "png" in chart}
     assert alts == expected
 
 
-def test_email_headline_figures_equal_summary_json(delivered):
-    # the fixture's summary: btc 1,234,000,000 USD (+18.4 %, 62 % long), eth 640,400,000 (-7.1 %, 55 % long),
-    # 1,874,400,000 in all; the figures below are those numbers written out by hand
+def test_email_alt_text_does_not_repeat_the_visible_caption(delivered):
+    """With images blocked a reader sees the alt text and the caption: each must say something else."""
     message, _ = delivered
+    document = parse_html(html_of(message))
+    for cell in document.iter(f"{XHTML}td"):
+        images = cell.findall(f"{XHTML}img")
+        if len(images) != 1:
+            continue
+        alt = images[0].get("alt")
+        caption = " ".join("".join(cell.itertext()).split())
+        assert alt and alt not in caption and caption not in alt
+
+
+def test_email_headline_figures_equal_summary_json(delivered, report_dir):
+    # the fixture's summary: btc 1,234,000,000 USD (+18.4 %, 62 % long), eth 640,400,000 (-7.1 %, 55 % long),
+    # 1,874,400,000 in all; the figures below are those numbers written out by hand (3 significant figures)
+    message, _ = delivered
+    summary = json.loads((report_dir / "summary.json").read_text())
     rows = [" ".join("".join(cell.itertext()).split())
             for cell in parse_html(html_of(message)).findall(f".//{XHTML}tr[@class='asset-row']")]
-    assert rows[0].startswith("BTC") and "$1.2B" in rows[0] and "+18.4 %" in rows[0] and "62 %" in rows[0]
-    assert rows[1].startswith("ETH") and "$640M" in rows[1] and "-7.1 %" in rows[1] and "55 %" in rows[1]
-    assert "$1.9B" in html_of(message)
+    assert rows[0] == "BTC $1.23B +18% -5.0% 62% long"
+    assert rows[1] == "ETH $640M -7.1% -5.0% 55% long"
+    assert "$1.87B" in html_of(message)  # the total, in the KPI row
+    assert summary["overview"]["verdict"] in html_of(message)
     text = text_of(message)
-    assert "BTC: $1.2B, +18.4 % vs last week, long 62 %" in text
-    assert "ETH: $640M, -7.1 % vs last week, long 55 %" in text
+    assert "BTC: $1.23B, +18% vs last week, -5.0% vs the 4-week average, 62% long" in text
+    assert "ETH: $640M, -7.1% vs last week, -5.0% vs the 4-week average, 55% long" in text
+    assert "Binance led with 40%" in text and "Bybit led with 40%" in text  # names, as in the report
 
 
 def test_email_styles_are_inline_not_only_in_a_style_block(delivered):
@@ -260,13 +309,16 @@ def test_email_plain_text_part_is_readable(delivered, report_dir):
     assert not re.search(r"<[a-zA-Z/][^>]*>", text)
     assert "DEMO DATA" in text
     assert "Liquidations 2025-W09" in text
-    assert (report_dir / "report.html").resolve().as_uri() in text
-    assert max(len(line) for line in text.splitlines()) < 200
+    assert "report.html in the 2025-W09 report folder" in text
+    assert max(len(line) for line in text.splitlines()) < 400
 
 
 def test_email_subject_names_week_and_assets_with_demo_first(delivered):
     message, _ = delivered
-    assert message["Subject"] == "[DEMO DATA] Liquidations 2025-W09: BTC $1.2B, ETH $640M"
+    # $1.8744B in all, +25% on $1.5B, 59.6% long, BTC the larger: worked out by hand from write_report_folder
+    # (Python's folder moves a subject opening with "[" to a continuation line: readers trim that space)
+    subject = message["Subject"].strip()
+    assert subject == "[DEMO DATA] Liquidations 2025-W09: $1.87B, +25% w/w, 60% long, BTC led"
     assert "DEMO DATA" in html_of(message)
 
 
@@ -295,13 +347,14 @@ def test_email_escapes_html_in_asset_and_exchange_codes(tmp_path):
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     markup = html_of(message)
     assert "&lt;IMG SRC=X ONERROR=ALERT(1)&gt;" in markup and "&lt;b&gt;bold&lt;/b&gt;" in markup
+    assert "<IMG SRC=X ONERROR=ALERT(1)> led" in message["Subject"]  # a header is text, not markup
     document = parse_html(markup)
     images = document.findall(f".//{XHTML}img")
     assert len(images) == 2  # the overview + the daily chart: no image smuggled in by the asset code
     assert all(image.get("src").startswith("cid:") and image.get("onerror") is None for image in images)
     assert document.findall(f".//{XHTML}b") == []
     table = " ".join("".join(document.find(f".//{XHTML}table[@class='assets']").itertext()).split())
-    assert "<IMG SRC=X ONERROR=ALERT(1)> $5.0M" in table and "Top exchange <b>bold</b>" in table
+    assert "<IMG SRC=X ONERROR=ALERT(1)> $5.00M" in table and "<b>bold</b> led with 40%" in table
 
 
 def test_email_html_stays_under_gmail_clip_with_many_assets(tmp_path):
@@ -310,7 +363,36 @@ def test_email_html_stays_under_gmail_clip_with_many_assets(tmp_path):
     path = deliver(settings_for(tmp_path, 1), report, log=lambda line: None)
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert len(html_of(message).encode()) < 100_000
-    assert message["Subject"].endswith(f"ASSET4 $5.0M, +{12 - 5} more")
+    assert message["Subject"].strip() == (
+        "[DEMO DATA] Liquidations 2025-W09: $78.0M, -95% w/w, 50% long, ASSET11 led")
+
+
+def test_email_never_links_a_local_file_and_warns_once_without_a_site(tmp_path, report_dir):
+    lines = []
+    path = deliver(settings_for(tmp_path, 1), report_dir, log=lines.append)
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert "file:" not in html_of(message) and "file:" not in text_of(message)
+    assert not parse_html(html_of(message)).findall(f".//{XHTML}a")
+    assert "report.html in the 2025-W09 report folder" in html_of(message)
+    warnings = [line for line in lines if line.startswith("Warning: ")]
+    assert len(warnings) == 1 and "site_url" in warnings[0]
+
+
+def test_email_links_the_published_report_when_there_is_a_site(tmp_path, report_dir):
+    lines = []
+    settings = settings_for(tmp_path, 1).with_(site_url="https://reports.example.com/liq")
+    path = deliver(settings, report_dir, log=lines.append)
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    (link,) = parse_html(html_of(message)).findall(f".//{XHTML}a")
+    assert link.get("href") == "https://reports.example.com/liq/2025-W09/report.html"
+    assert "Full report: https://reports.example.com/liq/2025-W09/report.html" in text_of(message)
+    assert not [line for line in lines if line.startswith("Warning: ")]
+
+
+def test_email_without_a_site_says_the_pdf_is_attached(tmp_path, report_dir):
+    path = deliver(settings_for(tmp_path, 1), report_dir, attach_pdf=True, log=lambda line: None)
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert "The full report is attached as a PDF (liquidations-2025-W09.pdf)." in text_of(message)
 
 
 def test_email_attaches_the_pdf_when_asked(tmp_path, report_dir):
@@ -362,7 +444,7 @@ def test_email_for_a_period_not_rendered_says_to_render(tmp_path):
 def test_email_refuses_a_chart_outside_the_report_folder(tmp_path, report_dir):
     summary = json.loads((report_dir / "summary.json").read_text())
     (tmp_path / "secret.png").write_bytes(chart_png("outside"))
-    summary["charts"][0]["file"] = "../../../secret.png"
+    summary["charts"][0]["png"] = "../../../secret.png"
     (report_dir / "summary.json").write_text(json.dumps(summary))
     with pytest.raises(DeliveryError, match="not a file in the report folder"):
         deliver(settings_for(tmp_path, 1), report_dir, log=lambda line: None)
@@ -450,3 +532,15 @@ def test_email_cli_exits_non_zero_on_a_failed_login(tmp_path, monkeypatch, capsy
     error = capsys.readouterr().err
     assert code == 1
     assert "login" in error and PASSWORD not in error
+
+
+def test_email_prints_each_side_in_its_own_colour_inline(delivered):
+    from report.palette import PALETTE
+
+    message, _ = delivered
+    marked = [node for node in parse_html(html_of(message)).iter() if node.get("class") in ("long", "short")]
+    assert len(marked) == 3  # two assets and one spike hour
+    for node in marked:
+        side = node.get("class")
+        color = PALETTE.long if side == "long" else PALETTE.short_ink
+        assert f"color: {color}" in node.get("style", "") and "".join(node.itertext()).endswith(side)

@@ -22,12 +22,18 @@ PASSWORD = "pipeline-Pa55word"
 
 
 def usd(amount: float) -> str:
-    """The headline format, written out independently of the code under test."""
+    """The report's figure format, written out independently of the code under test: 3 significant figures."""
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if amount >= scale:
-            value = amount / scale
-            return f"${value:.1f}{suffix}" if value < 99.95 else f"${value:.0f}{suffix}"
+        if amount >= scale * 0.9995:
+            value = float(f"{amount / scale:.3g}")
+            return f"${value:.0f}{suffix}" if value >= 100 else (
+                f"${value:.1f}{suffix}" if value >= 10 else f"${value:.2f}{suffix}")
     return f"${amount:.0f}"
+
+
+def percent(change: float) -> str:
+    value = change * 100
+    return f"{value:+.0f}%" if abs(value) >= 9.95 else f"{value:+.1f}%"
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +83,23 @@ def test_pipeline_email_subject_and_text_carry_the_landed_figures(mailed_report)
     assert {entry["asset"]: pytest.approx((entry["total_amount"], entry["long_amount"]), rel=1e-9)
             for entry in summary["assets"]} == {
         asset: (totals["total_amount"], totals["long_amount"]) for asset, totals in this.items()}
-    figures = ", ".join(f"{asset.upper()} {usd(totals['total_amount'])}" for asset, totals in this.items())
-    assert message["Subject"] == f"[DEMO DATA] Liquidations 2025-W09: {figures}"
+    total = sum(totals["total_amount"] for totals in this.values())
+    longs = sum(totals["long_amount"] for totals in this.values())
+    previous = sum(totals["total_amount"] for totals in last.values())
+    leader = max(this, key=lambda asset: this[asset]["total_amount"]).upper()
+    assert message["Subject"].strip() == (
+        f"[DEMO DATA] Liquidations 2025-W09: {usd(total)}, {percent(total / previous - 1)} w/w, "
+        f"{longs / total * 100:.0f}% long, {leader} led")
     text = message.get_body(preferencelist=("plain",)).get_content()
-    for asset, totals in this.items():
+    positions = []
+    for asset in sorted(this, key=lambda code: -this[code]["total_amount"]):  # largest first, as the report
+        totals = this[asset]
         change = totals["total_amount"] / last[asset]["total_amount"] - 1
-        line = (f"{asset.upper()}: {usd(totals['total_amount'])}, {change * 100:+.1f} % vs last week, "
-                f"long {totals['long_amount'] / totals['total_amount'] * 100:.0f} %")
+        line = f"{asset.upper()}: {usd(totals['total_amount'])}, {percent(change)} vs last week"
         assert line in text
+        positions.append(text.index(line))
+    assert positions == sorted(positions)
+    assert summary["overview"]["verdict"] in text
 
 
 def test_pipeline_email_images_are_the_rendered_charts(mailed_report):
@@ -93,7 +108,7 @@ def test_pipeline_email_images_are_the_rendered_charts(mailed_report):
              if part.get_content_type() == "image/png"}
     html = message.get_body(preferencelist=("html",)).get_content()
     images = html5lib.parse(html, namespaceHTMLElements=True).findall(f".//{XHTML}img")
-    alts = {chart["file"]: chart["alt"] for chart in summary["charts"]}
+    alts = {chart["png"]: chart["alt"] for chart in summary["charts"] if "png" in chart}
     shown = set()
     for image in images:
         part = parts[image.get("src").removeprefix("cid:")]

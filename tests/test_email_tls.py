@@ -66,7 +66,7 @@ def test_email_sends_over_tls_and_logs_in(tmp_path, certificate, monkeypatch, se
         settings = settings_for(tmp_path, port, security=security, user="reports", password=PASSWORD)
         deliver(settings, report, send=True, log=lambda line: None)
     message = email.message_from_bytes(inbox.envelopes[0].content, policy=email.policy.default)
-    assert message["Subject"].startswith("[DEMO DATA] Liquidations 2025-W09:")
+    assert message["Subject"].strip().startswith("[DEMO DATA] Liquidations 2025-W09:")
     assert inbox.envelopes[0].rcpt_tos == ["risk@example.com"]
 
 

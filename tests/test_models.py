@@ -219,9 +219,10 @@ def test_build_logs_like_dbt_and_writes_run_results(simulator_build):
 
 def test_exports_have_the_documented_columns_sorted(simulator_build, tmp_path):
     written = export(simulator_build["warehouse"], tmp_path / "data")
-    assert sorted(path.name for path in written) == sorted(
-        f"{name}.{ext}" for name in ("daily", "weekly", "daily_by_exchange", "weekly_by_exchange")
-        for ext in ("csv", "parquet"))
+    assert sorted(path.name for path in written) == sorted(["README.md"] + [
+        f"{name}.{ext}" for name in ("hourly", "hourly_by_exchange", "daily", "weekly", "daily_by_exchange",
+                                     "weekly_by_exchange")
+        for ext in ("csv", "parquet")])
     assert not list((tmp_path / "data").glob(".*"))
     with (tmp_path / "data" / "weekly_by_exchange.csv").open() as handle:
         reader = csv.reader(handle)
@@ -236,7 +237,7 @@ def test_exports_have_the_documented_columns_sorted(simulator_build, tmp_path):
         key = (row[0], row[1], date.fromisoformat(row[2]))
         assert [float(value) for value in row[3:]] == pytest.approx(want[key][:6], rel=1e-9)
     daily = pq.read_table(tmp_path / "data" / "daily.parquet").to_pylist()
-    assert list(daily[0]) == ["asset", "day", *MEASURES]
+    assert list(daily[0]) == ["asset", "day", *MEASURES, "hours_covered"]
     assert len(daily) == len(expected["fct_liquidations_daily"])
     keys = [(row["asset"], row["day"]) for row in daily]
     assert keys == sorted(keys)
@@ -357,5 +358,6 @@ def test_empty_landing_zone_builds_empty_tables_and_exports(tmp_path):
     assert counts == [0] * len(KEYS)
     assert results.failed == 0
     written = export(warehouse, tmp_path / "data")
-    assert (tmp_path / "data" / "daily.csv").read_text().strip() == ",".join(["asset", "day", *MEASURES])
-    assert len(written) == 8
+    header = ",".join(["asset", "day", *MEASURES, "hours_covered"])
+    assert (tmp_path / "data" / "daily.csv").read_text().strip() == header
+    assert len(written) == 13  # six exports as CSV and Parquet, and the data dictionary

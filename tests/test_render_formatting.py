@@ -1,4 +1,4 @@
-"""People-facing number and time formats, and chart styling that must not drift."""
+"""People-facing number and time formats: one module for the report, the email and the site."""
 
 from __future__ import annotations
 
@@ -13,60 +13,81 @@ from report.formatting import (
     WEEK_WORDS,
     change,
     count,
+    exchange_label,
     exchange_name,
     iso_z,
+    period_dates,
     period_words,
+    rank_words,
     share,
+    side_share,
     usd,
     utc_day,
     utc_hour,
+    zscore,
 )
-from report.render.charts import STYLE
 
 
 @pytest.mark.parametrize(("amount", "text"), [
-    (None, "n/a"), (0, "$0"), (950, "$950"), (4_520, "$4.5K"), (12_345_678, "$12.3M"), (912_000_000, "$912M"),
-    (999_960_000, "$1.0B"), (1_234_000_000, "$1.2B"), (-2_500_000, "-$2.5M"),
+    (None, "–"), (0, "$0"), (950, "$950"), (4_520, "$4.52K"), (12_345_678, "$12.3M"), (912_000_000, "$912M"),
+    (999_960_000, "$1.00B"), (1_017_772_049, "$1.02B"), (1_234_000_000, "$1.23B"), (-2_500_000, "-$2.50M"),
 ])
-def test_usd_reads_like_a_quoted_liquidation_figure(amount, text):
+def test_usd_reads_like_a_quoted_liquidation_figure_to_three_significant_figures(amount, text):
     assert usd(amount) == text
 
 
 def test_changes_shares_and_counts_for_people():
-    assert change(0.184) == "+18.4 %" and change(-0.05) == "-5.0 %" and change(None) == "n/a"
-    assert share(0.6) == "60.0 %" and share(None) == "n/a"
-    assert count(1234) == "1,234" and count(None) == "n/a"
+    assert change(0.547) == "+55%" and change(-0.0707) == "-7.1%" and change(None) == "n/a"
+    assert change(-0.002) == "-0.2%" and change(1.874) == "+187%"
+    assert share(0.593) == "59%" and share(0.5928, 1) == "59.3%"
+    assert share(0.003) == "<1%" and share(0) == "0%" and share(None) == "–"
+    assert side_share(0.89) == ("long", "89% long") and side_share(0.47) == ("short", "53% short")
+    assert count(1234) == "1,234" and count(None) == "–"
+    assert zscore(4.91) == "+4.9" and zscore(-2.06) == "−2.1" and zscore(0.03) == "0.0"
+
+
+def test_ranks_say_which_end_is_the_top():
+    assert rank_words(1, 13) == "the largest of 13 weeks"
+    assert rank_words(7, 13) == "the 7th largest of 13 weeks"
+    assert rank_words(2, 13) == "the 2nd largest of 13 weeks"
+    assert rank_words(13, 13) == "the smallest of 13 weeks"
+    assert rank_words(11, 40) == "the 11th largest of 40 weeks"
 
 
 def test_times_are_utc_and_say_so():
-    assert utc_hour(datetime(2025, 2, 25, 14)) == "Tue 25 Feb 2025 14:00 UTC"
+    assert utc_hour(datetime(2025, 2, 25, 14)) == "Tue 25 Feb 14:00 UTC"
+    assert utc_hour("2025-02-25T14:00:00Z", year=True) == "Tue 25 Feb 2025 14:00 UTC"
     assert utc_day(date(2025, 2, 25)) == "Tue 25 Feb 2025"
+    assert utc_day("2025-02-25", year=False) == "Tue 25 Feb"
     assert iso_z(datetime(2025, 2, 25, 14)) == "2025-02-25T14:00:00Z"
+    week = period_dates("2025-02-24T00:00:00Z", "2025-03-03T00:00:00Z")
+    assert week == "Mon 24 Feb – Sun 02 Mar 2025 (UTC)"
 
 
-def colours_in_a_new_process(codes: list[str], hash_seed: str) -> list[str]:
-    """exchange_color as another run of liqreport computes it (string hashing differs between processes)."""
-    script = ("from report.render.charts import STYLE\n"
-              f"print(' '.join(STYLE.exchange_color(code) for code in {codes!r}))")
+def test_exchange_codes_get_display_names():
+    assert exchange_name("binc") == "Binance (binc)" and exchange_name("zzzz") == "zzzz"
+    assert exchange_label("hbdm") == "HTX (Huobi)" and exchange_label("zzzz") == "zzzz"
+    assert exchange_label(None) == "–"
+
+
+def chart_in_a_new_process(hash_seed: str) -> str:
+    """One chart as another run of liqreport draws it (string hashing differs between processes)."""
+    script = ("from report.render import charts\n"
+              "rows = [{'exchange': code, 'total_amount': 3.0 * n, 'long_amount': 2.0 * n,\n"
+              "         'short_amount': n}\n"
+              "        for n, code in enumerate(['binc', 'bbit', 'zzzz', 'new1'], start=1)]\n"
+              "print(charts.svg_markup(charts.exchanges_mirrored(rows, scope='this week'), 'x'))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONHASHSEED": hash_seed})
-    return result.stdout.split()
+    return result.stdout
 
 
-def test_exchange_codes_get_display_names_and_one_stable_colour():
-    assert exchange_name("binc") == "Binance (binc)" and exchange_name("zzzz") == "zzzz"
-    known = ["binc", "bbit", "okex", "drbt", "hbdm", "bfnx", "krkn", "cbse"]
-    # the big venues keep the colours readers know from earlier reports (Okabe–Ito, colour-blind safe)
-    assert [STYLE.exchange_color(code) for code in known[:3]] == ["#E69F00", "#56B4E9", "#009E73"]
-    assert len({STYLE.exchange_color(code) for code in known}) == len(known)
-    unknown = ["zzzz", "abcd", "new1", "x"]
-    assert all(STYLE.exchange_color(code) in STYLE.fallback_colors for code in unknown)
-    assert not {STYLE.exchange_color(code) for code in unknown} & {STYLE.exchange_color(c) for c in known}
-    # the same colour in every run, whatever the process's string-hash seed
-    codes = known + unknown
-    here = [STYLE.exchange_color(code) for code in codes]
-    assert colours_in_a_new_process(codes, "1") == colours_in_a_new_process(codes, "2") == here
-    assert STYLE.long != STYLE.short
+def test_a_chart_is_the_same_bytes_in_every_run():
+    """Exchanges are told apart by name, not colour; the drawing itself must not depend on the process
+    (the chart cache and the report's manifest rely on it)."""
+    first = chart_in_a_new_process("1")
+    assert "<svg" in first and ">Binance<" in first and ">zzzz<" in first
+    assert chart_in_a_new_process("2") == first
 
 
 def test_a_week_is_called_a_week_and_other_ranges_by_their_length():

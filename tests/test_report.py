@@ -6,7 +6,6 @@ of each window), never from the marts the report itself reads.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -17,12 +16,13 @@ import struct
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import html5lib
 import matplotlib.image
 import pytest
+from conftest import DEMO_WEEK
 
 from report import pipeline
 from report.errors import RenderError
@@ -36,31 +36,17 @@ from report.settings import Settings
 from report.simulator import DEMO_API_KEY, running_simulator
 
 SIMULATOR_NOW = datetime(2025, 3, 31, tzinfo=UTC)
-WEEK = iso_week("2025-W09")
-ASSETS = ("btc", "eth", "quiet")
+WEEK = iso_week(DEMO_WEEK)  # the demo report's week (tests/conftest.py)
+W09 = iso_week("2025-W09")
 XHTML = "{http://www.w3.org/1999/xhtml}"
-
-
-class Rendered:
-    def __init__(self, settings: Settings, folder: Path):
-        self.settings = settings
-        self.folder = folder
-        self.html = (folder / "report.html").read_text(encoding="utf-8")
-        self.summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        self.tree = html5lib.parse(self.html)
+SVG = "{http://www.w3.org/2000/svg}"
+WITH_DATA = ("btc", "eth", "sol", "xrp", "doge")
 
 
 @pytest.fixture(scope="module")
-def demo_report(tmp_path_factory) -> Rendered:
-    """Two assets with data and one the simulator serves no liquidations for, W09 2025, with the PDF."""
-    output = tmp_path_factory.mktemp("demo")
-    with running_simulator(seed=7, now=SIMULATOR_NOW, empty_assets={"quiet"}) as simulator:
-        settings = Settings(output_dir=output, assets=ASSETS, base_url=simulator.base_url,
-                            api_key=DEMO_API_KEY)
-        pipeline.fetch(settings, WEEK, log=lambda line: None)
-    pipeline.build(settings, WEEK, log=lambda line: None)
-    path = pipeline.render(settings, WEEK, pdf=True, log=lambda line: None)
-    return Rendered(settings, path.parent)
+def demo_report(demo_week):
+    """The five demo assets and one without liquidations, W09 2025, with the PDF (tests/conftest.py)."""
+    return demo_week
 
 
 def landed_hours(landing: Path, asset: str) -> dict[datetime, dict]:
@@ -91,35 +77,40 @@ def text_of(node) -> str:
     return " ".join("".join(node.itertext()).split())
 
 
+def element_by_id(tree, name: str):
+    found = [node for node in tree.iter() if node.get("id") == name]
+    assert len(found) == 1, name
+    return found[0]
+
+
 def test_report_headline_figures_equal_sums_of_the_landed_pages(demo_report):
     landing = demo_report.settings.landing_dir
     by_asset = {entry["asset"]: entry for entry in demo_report.summary["assets"]}
     grand_total = previous_total = 0.0
-    for asset in ("btc", "eth"):
+    both: dict = {}
+    for asset in WITH_DATA:
         hours = landed_hours(landing, asset)
         expected = week_total(hours, WEEK.start)
         grand_total += expected
         previous_total += week_total(hours, WEEK.start - timedelta(weeks=1))
         assert by_asset[asset]["total_amount"] == pytest.approx(expected, rel=1e-9)
-        assert by_asset[asset]["total_trades"] == round(week_total(hours, WEEK.start, "total_trades"))
+        trades = round(week_total(hours, WEEK.start, "total_trades"))
+        assert by_asset[asset]["total_trades"] == trades
         assert by_asset[asset]["long_amount"] == pytest.approx(week_total(hours, WEEK.start, "long_amount"))
         assert by_asset[asset]["long_share"] == pytest.approx(
             week_total(hours, WEEK.start, "long_amount") / expected)
-        cards = text_of(section(demo_report.tree, asset))
-        assert usd(expected) in cards
-        assert f"{round(week_total(hours, WEEK.start, 'total_trades')):,} events" in cards
-    assert demo_report.summary["totals"]["total_amount"] == pytest.approx(grand_total, rel=1e-9)
-    overview = [n for n in demo_report.tree.iter(f"{XHTML}section") if n.get("id") == "overview"][0]
-    assert usd(grand_total) in text_of(overview)
-    overall = f"vs last week {change(grand_total / previous_total - 1)} last week {usd(previous_total)}"
-    assert overall in text_of(overview)
-    both: dict = {}
-    for asset in ("btc", "eth"):
-        for hour, row in landed_hours(landing, asset).items():
+        headline = text_of(section(demo_report.tree, asset))
+        assert usd(expected) in headline and f"{trades:,} events" in headline
+        for hour, row in hours.items():
             if WEEK.start <= hour < WEEK.end:
                 both[hour] = both.get(hour, 0.0) + row["total_amount"]
+    assert demo_report.summary["totals"]["total_amount"] == pytest.approx(grand_total, rel=1e-9)
+    verdict = text_of(element_by_id(demo_report.tree, "verdict"))
+    assert verdict.startswith(f"{usd(grand_total)} was liquidated in {DEMO_WEEK}, ")
+    assert f"{change(grand_total / previous_total - 1)} on last week ({usd(previous_total)})" in verdict
     peak = max(both, key=both.get)
-    assert f"Biggest hour {usd(both[peak])} {peak:%a %d %b %Y %H}:00 UTC" in text_of(overview)
+    spikes = text_of(element_by_id(demo_report.tree, "joint-spikes"))
+    assert f"Biggest hour across assets: {peak:%a %d %b %H}:00 UTC, {usd(both[peak])}" in spikes
 
 
 def test_changes_biggest_day_and_biggest_hour_match_the_landed_pages(demo_report):
@@ -131,8 +122,10 @@ def test_changes_biggest_day_and_biggest_hour_match_the_landed_pages(demo_report
     assert btc["change_vs_4w_avg"] == pytest.approx(this_week / (sum(previous) / 4) - 1)
     in_week = {hour: row for hour, row in hours.items() if WEEK.start <= hour < WEEK.end}
     peak_hour = max(in_week, key=lambda hour: in_week[hour]["total_amount"])
+    peak = in_week[peak_hour]
     assert btc["biggest_hour"] == {"hour": peak_hour.strftime("%Y-%m-%dT%H:00:00Z"),
-                                   "total_amount": pytest.approx(in_week[peak_hour]["total_amount"])}
+                                   "total_amount": pytest.approx(peak["total_amount"]),
+                                   "long_share": pytest.approx(peak["long_amount"] / peak["total_amount"])}
     days: dict = {}
     for hour, row in in_week.items():
         days[hour.date()] = days.get(hour.date(), 0.0) + row["total_amount"]
@@ -147,24 +140,28 @@ def test_changes_biggest_day_and_biggest_hour_match_the_landed_pages(demo_report
     assert btc["hours_covered"] == btc["hours_in_period"] == 168
 
 
-def test_every_chart_is_an_embedded_png_identical_to_its_file(demo_report):
-    images = list(demo_report.tree.iter(f"{XHTML}img"))
+def test_every_chart_is_inline_svg_identical_to_its_file_and_email_charts_have_pngs(demo_report):
     charts = demo_report.summary["charts"]
-    assert len(images) == len(charts) == 2 * 8 + 1  # eight per asset with data, one cross-asset
-    files = {(demo_report.folder / chart["file"]).read_bytes(): chart for chart in charts}
-    for image in images:
-        source = image.get("src")
-        assert source.startswith("data:image/png;base64,")
-        png = base64.b64decode(source.split(",", 1)[1])
+    assert len(charts) == 5 * len(WITH_DATA) + 2  # five an asset with data, two on the first screen
+    for chart in charts:
+        figure = element_by_id(demo_report.tree, f"chart-{Path(chart['file']).stem}")
+        (svg,) = figure.iter(f"{SVG}svg")
+        assert svg.get("viewBox") and len(list(svg.iter(f"{SVG}text"))) > 3
+        on_disk = (demo_report.folder / chart["file"]).read_text()
+        assert on_disk.startswith("<svg ") and on_disk.count("<text") == len(list(svg.iter(f"{SVG}text")))
+        box = next(node for node in figure.iter() if node.get("role") == "img")
+        assert box.get("aria-label") == chart["alt"] and chart["takeaway"] not in chart["alt"]
+        if "png" not in chart:
+            continue
+        png = (demo_report.folder / chart["png"]).read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", png[16:24])
-        assert width == 1440 and 300 < height < 1200  # 720 CSS px at 2x
-        assert png in files
-        assert image.get("alt") == files[png]["alt"] and files[png]["takeaway"] in files[png]["alt"]
+        assert width == 960 and 300 < height < 900  # 480 CSS px at 2x
         pixels = matplotlib.image.imread(io.BytesIO(png), format="png")
-        assert pixels.shape[2] in (3, 4) and pixels[..., :3].std() > 0.05  # not a blank canvas
+        assert pixels[..., :3].std() > 0.05  # not a blank canvas
         if pixels.shape[2] == 4:
             assert pixels[..., 3].min() == 1.0  # solid background: dark-mode mail clients invert alpha
+    assert sum("png" in chart for chart in charts) == 2 + len(WITH_DATA)  # what the email shows
 
 
 def test_report_is_strict_html5_and_fetches_nothing_external(demo_report):
@@ -175,12 +172,14 @@ def test_report_is_strict_html5_and_fetches_nothing_external(demo_report):
             assert not re.match(r"^\s*(https?:)?//", value), (node.tag, attribute, value[:80])
     assert not list(demo_report.tree.iter(f"{XHTML}script"))
     assert not list(demo_report.tree.iter(f"{XHTML}link"))
-    assert "@import" not in demo_report.html and "url(" not in demo_report.html
+    # the only url() references point inside the page (a chart's hatch pattern)
+    assert "@import" not in demo_report.html
+    assert re.findall(r"url\((?!#)", demo_report.html) == []
 
 
 def test_demo_data_is_said_in_the_title_the_banner_and_every_pdf_page(demo_report):
     title = next(demo_report.tree.iter(f"{XHTML}title")).text
-    assert "DEMO DATA" in title and "2025-W09" in title
+    assert "DEMO DATA" in title and DEMO_WEEK in title
     assert demo_report.summary["demo"] is True
     body = next(demo_report.tree.iter(f"{XHTML}body"))
     assert "DEMO DATA" in text_of(body[0])
@@ -206,25 +205,36 @@ def test_asset_without_liquidations_gets_an_honest_empty_section(demo_report):
 
 def test_summary_json_follows_the_delivery_contract(demo_report):
     summary = demo_report.summary
-    assert set(summary) == {"period", "generated_at", "data_as_of", "demo", "source", "totals", "assets",
-                            "charts", "data_tests", "files"}
-    assert summary["period"] == {"label": "2025-W09", "start": "2025-02-24T00:00:00Z",
-                                 "end": "2025-03-03T00:00:00Z"}
+    assert set(summary) == {"period", "generated_at", "data_as_of", "demo", "source", "totals", "overview",
+                            "assets", "charts", "data_tests", "files"}
+    assert summary["period"] == {"label": DEMO_WEEK, "start": "2025-04-28T00:00:00Z",
+                                 "end": "2025-05-05T00:00:00Z"}
     assert summary["source"].endswith("/v2/data/liquidation.v1/token/{asset}")
-    assert [entry["asset"] for entry in summary["assets"]] == list(ASSETS)
+    # largest first, as the report shows them; the asset without liquidations last
+    totals = [entry["total_amount"] for entry in summary["assets"]]
+    assert totals == sorted(totals, reverse=True) and summary["assets"][-1]["asset"] == "quiet"
+    assert [entry["asset"] for entry in summary["assets"]] == [
+        node.get("id")[len("asset-"):] for node in demo_report.tree.iter(f"{XHTML}section")
+        if (node.get("id") or "").startswith("asset-")]
     assert set(summary["assets"][0]) == {
-        "asset", "total_amount", "total_trades", "long_amount", "short_amount", "long_share",
-        "change_vs_last_week", "change_vs_4w_avg", "biggest_day", "biggest_hour", "dominant_exchange",
-        "hours_covered", "hours_in_period"}
+        "asset", "rank", "total_amount", "total_trades", "long_amount", "short_amount", "long_share",
+        "share_of_all_assets", "average_size", "change_vs_last_week", "change_vs_4w_avg", "biggest_day",
+        "biggest_hour", "dominant_exchange", "dominant_exchange_share", "spike_hours", "hours_covered",
+        "hours_in_period"}
+    assert {"total_amount", "change_vs_last_week", "change_vs_4w_avg", "long_share", "rank", "robust_z",
+            "leading_asset", "leading_exchange", "by_exchange", "spike_hours", "weeks", "verdict"} <= set(
+        summary["overview"])
+    assert summary["overview"]["verdict"] == text_of(element_by_id(demo_report.tree, "verdict"))
     run_results = json.loads((demo_report.folder / "run_results.json").read_text())
     passed = sum(test["status"] == "pass" for test in run_results["tests"])
     assert summary["data_tests"]["passed"] == passed > 0
     assert summary["files"]["html"] == "report.html" and summary["files"]["pdf"] == "report.pdf"
     assert "data/daily.csv" in summary["files"]["data"]
     for relative in [summary["files"]["html"], summary["files"]["pdf"], *summary["files"]["data"],
-                     *(chart["file"] for chart in summary["charts"])]:
+                     *(chart["file"] for chart in summary["charts"]),
+                     *(chart["png"] for chart in summary["charts"] if "png" in chart)]:
         assert (demo_report.folder / relative).is_file()
-    assert all(chart["title"] and chart["takeaway"] for chart in summary["charts"])
+    assert all(chart["title"] and chart["takeaway"] and chart["alt"] for chart in summary["charts"])
 
 
 def test_manifest_lists_every_artifact_with_its_sha256(demo_report):
@@ -248,13 +258,13 @@ def test_failed_render_keeps_the_previous_report_whole(demo_report, monkeypatch)
     with pytest.raises(RuntimeError):
         report_module.render_report(demo_report.settings, WEEK, log=lambda line: None)
     assert (demo_report.folder / "manifest.json").read_bytes() == before
-    assert [path.name for path in demo_report.folder.parent.iterdir()] == ["2025-W09"]
+    assert [path.name for path in demo_report.folder.parent.iterdir()] == [DEMO_WEEK]
 
 
 def test_rendering_a_period_the_warehouse_was_not_built_for_is_refused(demo_report):
-    refusal = r"built for 2025-02-24 00:00 to 2025-03-03 00:00 UTC, not 2025-W10"
+    refusal = r"built for 2025-04-28 00:00 to 2025-05-05 00:00 UTC, not 2025-W19"
     with pytest.raises(RenderError, match=refusal):
-        report_module.render_report(demo_report.settings, iso_week("2025-W10"), log=lambda line: None)
+        report_module.render_report(demo_report.settings, iso_week("2025-W19"), log=lambda line: None)
 
 
 def test_pdf_without_weasyprint_asks_for_the_pdf_extra(demo_report, monkeypatch):
@@ -269,35 +279,46 @@ def test_hours_not_yet_fetched_are_missing_not_zero(tmp_path):
     with running_simulator(seed=7, now=now) as simulator:
         settings = Settings(output_dir=tmp_path, assets=("btc",), base_url=simulator.base_url,
                             api_key=DEMO_API_KEY)
-        fetch_range(settings, pipeline.fetch_start(WEEK), WEEK.end, log=lambda line: None, now=now)
-    pipeline.build(settings, WEEK, run_tests=False, log=lambda line: None)
-    folder = pipeline.render(settings, WEEK, log=lambda line: None).parent
+        fetch_range(settings, pipeline.fetch_start(W09), W09.end, log=lambda line: None, now=now)
+    pipeline.build(settings, W09, run_tests=False, log=lambda line: None)
+    folder = pipeline.render(settings, W09, log=lambda line: None).parent
     summary = json.loads((folder / "summary.json").read_text())
     btc = summary["assets"][0]
-    expected = week_total(landed_hours(settings.landing_dir, "btc"), WEEK.start)
+    expected = week_total(landed_hours(settings.landing_dir, "btc"), W09.start)
     assert (btc["hours_covered"], btc["hours_in_period"]) == (77, 168)
     assert btc["total_amount"] == pytest.approx(expected)
-    hourly = next(chart for chart in summary["charts"] if chart["file"] == "charts/btc_hourly.png")
-    assert "91 hours without data (hatched)" in hourly["takeaway"]
+    hourly = next(chart for chart in summary["charts"] if chart["file"] == "charts/btc_hourly.svg")
+    assert "91 hours without data (hatched, not zero)" in hourly["takeaway"]
     page = text_of(html5lib.parse((folder / "report.html").read_text()))
     assert "77/168" in page and "no data (not zero)" in page
 
 
 def test_asset_never_fetched_gets_a_no_data_section_not_zeros_in_disguise(demo_report, tmp_path):
-    shutil.copyfile(demo_report.settings.warehouse_path, tmp_path / "warehouse.duckdb")
+    shutil.copytree(demo_report.settings.landing_dir, tmp_path / "landing")
     settings = demo_report.settings.with_(output_dir=tmp_path, assets=("btc", "never"))
+    pipeline.build(settings, WEEK, log=lambda line: None)
+    (tmp_path / "run_results.json").unlink()
     folder = report_module.render_report(settings, WEEK, log=lambda line: None).parent
     tree = html5lib.parse((folder / "report.html").read_text(encoding="utf-8"))
     assert "No data for this asset in the warehouse" in text_of(section(tree, "never"))
-    assert "No data in the warehouse for: never." in text_of(tree)
+    assert "No data in the warehouse for: NEVER." in text_of(tree)
     never = json.loads((folder / "summary.json").read_text())["assets"][1]
     assert never["asset"] == "never" and never["hours_covered"] == 0 and never["total_amount"] == 0
     assert not (folder / "run_results.json").exists()  # none beside this warehouse: nothing invented
+    assert "(partial: 1 of 2 assets have data" in text_of(element_by_id(tree, "verdict"))
+
+
+def test_rendering_other_assets_than_the_warehouse_was_built_for_is_refused(demo_report, tmp_path):
+    shutil.copyfile(demo_report.settings.warehouse_path, tmp_path / "warehouse.duckdb")
+    settings = demo_report.settings.with_(output_dir=tmp_path, assets=("btc",))
+    with pytest.raises(RenderError, match=r"built for the assets .*, not btc: run `liqreport build --assets "
+                                          rf"btc` for {DEMO_WEEK} first"):
+        report_module.render_report(settings, WEEK, log=lambda line: None)
 
 
 def test_folders_left_by_a_killed_render_are_swept_once_stale(demo_report):
     reports = demo_report.folder.parent
-    stale, fresh = reports / ".2025-W09.rendering-stale", reports / ".2025-W09.rendering-running"
+    stale, fresh = reports / f".{DEMO_WEEK}.rendering-stale", reports / f".{DEMO_WEEK}.rendering-running"
     for folder in (stale, fresh):
         folder.mkdir()
         (folder / "report.html").write_text("half")
@@ -311,9 +332,12 @@ def test_folders_left_by_a_killed_render_are_swept_once_stale(demo_report):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the chart pool runs on Linux only")
 def test_killed_render_leaves_no_chart_workers_behind(demo_report, tmp_path):
     shutil.copyfile(demo_report.settings.warehouse_path, tmp_path / "warehouse.duckdb")
-    code = ("import sys; from pathlib import Path; from report.render.report import render_report; "
+    # the demo's 27 charts are drawn in-process; a larger report uses the pool: make this one use it
+    code = ("import sys; from pathlib import Path; from report.render import report; "
+            "from report.render.report import render_report; report.PARALLEL_CHART_THRESHOLD = 1; "
             "from report.periods import iso_week; from report.settings import Settings; "
-            f"render_report(Settings(output_dir=Path(sys.argv[1]), assets={ASSETS!r}), iso_week('2025-W09'))")
+            f"render_report(Settings(output_dir=Path(sys.argv[1]), assets={demo_report.settings.assets!r}), "
+            f"iso_week('{DEMO_WEEK}'))")
     with subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE) as process:
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
@@ -328,4 +352,40 @@ def test_killed_render_leaves_no_chart_workers_behind(demo_report, tmp_path):
     alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
              and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
     assert alive == []
-    assert not (tmp_path / "reports" / "2025-W09").exists()  # nothing half-rendered was swapped in
+    assert not (tmp_path / "reports" / DEMO_WEEK).exists()  # nothing half-rendered was swapped in
+
+
+def test_re_rendering_the_same_week_draws_no_chart_again(demo_report, tmp_path, monkeypatch):
+    shutil.copyfile(demo_report.settings.warehouse_path, tmp_path / "warehouse.duckdb")
+    cached = demo_report.settings.output_dir / ".cache" / "charts" / WEEK.label
+    shutil.copytree(cached, tmp_path / ".cache" / "charts" / WEEK.label)
+    assert len(list(cached.glob("*.svg"))) == len(demo_report.summary["charts"])
+
+    def draw(*args):
+        raise AssertionError("a chart whose rows did not change was drawn again")
+
+    monkeypatch.setattr(report_module.charts, "render", draw)
+    folder = report_module.render_report(demo_report.settings.with_(output_dir=tmp_path), WEEK,
+                                         log=lambda line: None).parent
+    for chart in demo_report.summary["charts"]:
+        assert (folder / chart["file"]).read_bytes() == (demo_report.folder / chart["file"]).read_bytes()
+
+
+def test_a_chart_is_drawn_again_when_its_rows_change():
+    from report.render.cache import ChartCache
+    from report.render.sections import ChartSpec
+
+    cache = ChartCache(Path("unused"))
+    rows = [{"day": date(2025, 2, 24), "total_amount": 1.0}]
+    spec = ChartSpec("daily", "btc", (rows,), {"previous_label": "x"}, "BTC per day", "alt", "takeaway")
+    same = ChartSpec("daily", "btc", ([dict(rows[0])],), {"previous_label": "x"}, "BTC per day", "alt", "t")
+    changed = ChartSpec("daily", "btc", ([{**rows[0], "total_amount": 2.0}],), {"previous_label": "x"},
+                        "BTC per day", "alt", "takeaway")
+    assert cache.key(spec) == cache.key(same) != cache.key(changed)
+
+
+def test_summary_floats_do_not_carry_the_noise_of_parallel_sums():
+    """DuckDB adds doubles in no fixed order: 156905958.34084958 one build, 156905958.3408496 the next."""
+    assert summary_module.steady({"a": [156905958.34084958], "b": 0.1 + 0.2, "c": 3, "d": None}) == {
+        "a": [156905958.341], "b": 0.3, "c": 3, "d": None}
+    assert summary_module.steady(156905958.34084958) == summary_module.steady(156905958.3408496)

@@ -114,7 +114,8 @@ def test_daily_rows_cover_every_day_with_the_same_day_a_week_earlier(small_wareh
 def test_weeks_before_the_api_history_read_no_coverage_not_zero(small_warehouse):
     weeks = rows(small_warehouse, "select * from rpt_weekly_trend")
     trend = {row["week_start"].isoformat(): row for row in weeks}
-    assert len(trend) == 13 and trend["2025-02-24"]["is_report_week"]
+    assert len(trend) == 12 and trend["2025-02-24"]["is_report_week"]  # "12 weeks" means 12 bars
+    assert min(trend) == "2024-12-09" and sum(row["is_report_week"] for row in weeks) == 1
     assert trend["2024-12-30"]["hours_covered"] == 0 and trend["2024-12-30"]["total_amount"] is None
     assert trend["2025-01-06"]["hours_covered"] == 0  # never landed: missing
     assert trend["2025-01-27"]["hours_covered"] == 168 and trend["2025-01-27"]["total_amount"] == 0.0

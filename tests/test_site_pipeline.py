@@ -49,8 +49,10 @@ def test_pipeline_site_lists_both_weeks_newest_first_with_their_totals(published
         summary = json.loads((settings.site_dir / row.get("data-label") / "summary.json").read_text())
         total = summary["totals"]["total_amount"]
         assert 1e6 <= total < 1e11
-        expected = f"${total / 1e9:.1f}B" if total >= 1e9 else (
-            f"${total / 1e6:.1f}M" if total / 1e6 < 99.95 else f"${total / 1e6:.0f}M")
+        scale, suffix = (1e9, "B") if total >= 1e9 else (1e6, "M")
+        value = float(f"{total / scale:.3g}")  # three significant figures, written out here
+        expected = f"${value:.0f}{suffix}" if value >= 100 else (
+            f"${value:.1f}{suffix}" if value >= 10 else f"${value:.2f}{suffix}")
         assert row.find(f".//{XHTML}td[@class='number total']").text.strip() == expected
     for link in (anchor.get("href") for anchor in document.iter(f"{XHTML}a")):
         assert (settings.site_dir / unquote(link)).is_file(), link

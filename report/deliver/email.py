@@ -1,6 +1,6 @@
 """The weekly report as an email: a readable plain-text part and an HTML part with the charts as cid: images.
 
-Built from the rendered report folder only (summary.json + charts/*.png, optionally report.pdf). Always
+Built from the rendered report folder only (summary.json + the charts' PNGs, optionally report.pdf). Always
 written to `report.eml` beside the report; sent over SMTP only when asked, and once: each send is recorded
 in the report folder's `.sent.json` (Message-ID, recipients, time), and a rerun skips the recipients it
 lists unless --resend. (A re-render keeps the marker: render/folder.py carries it into the new folder.)
@@ -13,18 +13,20 @@ import smtplib
 import ssl
 import struct
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 import css_inline
 
-from report.deliver.report_folder import artifact_path, load_summary, template_environment
+from report.deliver.report_folder import artifact_path, load_summary
 from report.errors import DeliveryError
 from report.files import write_atomically
-from report.formatting import usd
+from report.formatting import period_dates, side_share, subject_figures, utc_time
+from report.palette import PALETTE
 from report.settings import Settings, SmtpSettings, validate_email
+from report.templating import environment
 
 Log = Callable[[str], None]
 
@@ -34,15 +36,10 @@ SENT_MARKER = ".sent.json"  # a dot file: the site never publishes it (it names 
 HTML_BUDGET_BYTES = 100_000
 # The container is 600 px with 24 px padding each side.
 EMAIL_CONTENT_WIDTH_PX = 552
-OVERVIEW_CHARTS = 2
-SUBJECT_ASSETS = 5
+SPIKE_LINES = 3
 SMTP_TIMEOUT_S = 30
 SECURITY_MODES = ("starttls", "ssl", "none")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-EXCHANGE_NAMES = {
-    "binc": "Binance", "bbit": "Bybit", "okex": "OKX", "drbt": "Deribit", "hbdm": "HTX",
-    "bfnx": "Bitfinex", "krkn": "Kraken", "cbse": "Coinbase",
-}
 
 
 def deliver(settings: Settings, report_dir: Path, *, send: bool = False, resend: bool = False,
@@ -75,9 +72,13 @@ def deliver(settings: Settings, report_dir: Path, *, send: bool = False, resend:
             pdf = artifact_path(report_dir, pdf_name).read_bytes()
         else:
             log(f"No {pdf_name} to attach: render with --pdf to include it.")
+    link = full_report_link(settings, report_dir)
+    if link is None:
+        log("Warning: site_url is not set, so the email cannot link to the full report; it says "
+            + ("the PDF is attached." if pdf is not None else "where the report folder is. Set site_url in "
+               "liqreport.toml (or attach the PDF) to give readers the report itself."))
     message = build_message(summary, report_dir, sender=sender_address(settings.smtp, required=send),
-                            recipients=recipients, report_link=full_report_link(settings, report_dir),
-                            pdf=pdf)
+                            recipients=recipients, report_link=link, pdf=pdf)
     path = report_dir / EMAIL_FILE
     write_atomically(path, bytes(message))
     html_bytes = len(html_body(message).encode("utf-8"))
@@ -120,12 +121,12 @@ def record_sent(report_dir: Path, message: EmailMessage, accepted: list[str]) ->
     write_atomically(marker, (json.dumps({"sends": sends}, indent=2) + "\n").encode("utf-8"))
 
 
-def full_report_link(settings: Settings, report_dir: Path) -> str:
-    # A published site URL would be the better link; Settings has none yet, so point at the report on disk.
+def full_report_link(settings: Settings, report_dir: Path) -> str | None:
+    """The published report, when there is a site; never a file:// path, which no reader could open."""
     site_url = getattr(settings, "site_url", None)
     if site_url:
         return f"{site_url.rstrip('/')}/{report_dir.name}/report.html"
-    return (report_dir / "report.html").resolve().as_uri()
+    return None
 
 
 def sender_address(smtp: SmtpSettings, *, required: bool) -> str:
@@ -139,12 +140,12 @@ def sender_address(smtp: SmtpSettings, *, required: bool) -> str:
 
 
 def build_message(summary: dict, report_dir: Path, *, sender: str, recipients: tuple[str, ...],
-                  report_link: str, pdf: bytes | None = None) -> EmailMessage:
+                  report_link: str | None, pdf: bytes | None = None) -> EmailMessage:
     domain = sender.rpartition("@")[2] or "localhost"
-    charts = [dict(chart, cid=make_msgid(domain=domain)[1:-1], png=read_png(report_dir, chart["file"]))
+    charts = [dict(chart, cid=make_msgid(domain=domain)[1:-1], png=read_png(report_dir, chart["png"]))
               for chart in email_charts(summary)]
-    context = template_context(summary, charts, report_link)
-    environment = template_environment()
+    context = template_context(summary, charts, report_link, pdf_attached=pdf is not None)
+    templates = environment()
 
     message = EmailMessage()
     message["Subject"] = subject(summary)
@@ -153,13 +154,13 @@ def build_message(summary: dict, report_dir: Path, *, sender: str, recipients: t
         message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=domain)
-    message.set_content(environment.get_template("email.txt").render(context))
-    html = inline_css(environment.get_template("email.html").render(context))
+    message.set_content(templates.get_template("email.txt").render(context))
+    html = inline_css(templates.get_template("email.html").render(context))
     message.add_alternative(html, subtype="html")
     html_part = message.get_payload()[1]
     for chart in charts:
         html_part.add_related(chart["png"], "image", "png", cid=f"<{chart['cid']}>", disposition="inline",
-                              filename=Path(chart["file"]).name)
+                              filename=Path(chart["file"]).with_suffix(".png").name)
     if pdf is not None:
         message.add_attachment(pdf, "application", "pdf",
                                filename=f"liquidations-{printable(summary['period']['label'])}.pdf")
@@ -167,15 +168,10 @@ def build_message(summary: dict, report_dir: Path, *, sender: str, recipients: t
 
 
 def email_charts(summary: dict) -> list[dict]:
-    """The overview charts and one daily chart per asset; the full report has the rest."""
-    assets = [entry["asset"] for entry in summary["assets"]]
-    overview = [chart for chart in summary["charts"] if chart.get("asset") not in assets][:OVERVIEW_CHARTS]
-    per_asset = []
-    for asset in assets:
-        own = [chart for chart in summary["charts"] if chart.get("asset") == asset]
-        daily = [chart for chart in own if "daily" in Path(chart["file"]).stem]
-        per_asset.extend((daily or own)[:1])
-    return overview + per_asset
+    """The charts the report drew as PNG for mail: the first screen's, then each asset's, in report order."""
+    with_png = [chart for chart in summary["charts"] if chart.get("png")]
+    order = {entry["asset"]: index for index, entry in enumerate(summary["assets"])}
+    return sorted(with_png, key=lambda chart: order.get(chart.get("asset"), -1))
 
 
 def read_png(report_dir: Path, relative: str) -> bytes:
@@ -193,11 +189,8 @@ def display_width(png: bytes) -> int:
 
 
 def subject(summary: dict) -> str:
-    figures = [f"{printable(entry['asset']).upper()} {usd(entry.get('total_amount'))}"
-               for entry in summary["assets"]]
-    if len(figures) > SUBJECT_ASSETS:
-        figures = figures[:SUBJECT_ASSETS] + [f"+{len(figures) - SUBJECT_ASSETS} more"]
-    text = f"Liquidations {printable(summary['period']['label'])}: {', '.join(figures)}"
+    """'Liquidations 2026-W48: $1.02B, +55% w/w, 59% long, ETH led', [DEMO DATA] first for demo data."""
+    text = printable(subject_figures(summary["overview"], summary["period"]["label"]))
     return f"[DEMO DATA] {text}" if summary.get("demo") else text
 
 
@@ -206,69 +199,39 @@ def printable(value) -> str:
     return "".join(character for character in str(value) if character.isprintable())
 
 
-def period_dates(period: dict) -> str:
-    start = datetime.fromisoformat(period["start"].replace("Z", "+00:00"))
-    end = datetime.fromisoformat(period["end"].replace("Z", "+00:00"))
-    if start.time() == end.time() == datetime.min.time():
-        end -= timedelta(days=1)
-        return f"{start:%a %d %b %Y} – {end:%a %d %b %Y} (UTC)"
-    return f"{start:%d %b %Y %H:%M} – {end:%d %b %Y %H:%M} UTC"
-
-
-def readable_time(stamp: str | None) -> str:
-    """'2025-03-03T06:00:00Z' → '03 Mar 2025 06:00 UTC'; anything unparsable is shown as given."""
-    if not stamp:
-        return "n/a"
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp
-    return f"{moment.astimezone(UTC):%d %b %Y %H:%M} UTC"
-
-
-def exchange_name(code: str | None) -> str:
-    if not code:
-        return "n/a"
-    name = EXCHANGE_NAMES.get(code)
-    return f"{name} ({code})" if name else code
-
-
-def template_context(summary: dict, charts: list[dict], report_link: str) -> dict:
+def template_context(summary: dict, charts: list[dict], report_link: str | None, *,
+                     pdf_attached: bool = False) -> dict:
     assets = []
     for entry in summary["assets"]:
-        biggest_day = entry.get("biggest_day") or {}
-        assets.append({
-            "code": entry["asset"].upper(),
-            "total_amount": entry.get("total_amount"),
-            "total_trades": entry.get("total_trades"),
-            "long_share": entry.get("long_share"),
-            "change_vs_last_week": entry.get("change_vs_last_week"),
-            "change_vs_4w_avg": entry.get("change_vs_4w_avg"),
-            "biggest_day": biggest_day.get("day"),
-            "biggest_day_amount": biggest_day.get("total_amount"),
-            "dominant_exchange": exchange_name(entry.get("dominant_exchange")),
-            "coverage_gap": entry.get("hours_covered", 0) < entry.get("hours_in_period", 0),
-            "hours_covered": entry.get("hours_covered"),
-            "hours_in_period": entry.get("hours_in_period"),
-        })
-    totals = summary["totals"]
-    total = totals.get("total_amount") or 0
-    images = []
-    for chart in charts:
-        images.append({"cid": chart["cid"], "title": chart.get("title") or "", "alt": chart.get("alt") or "",
-                       "takeaway": chart.get("takeaway") or "", "width": display_width(chart["png"])})
+        side, side_text = side_share(entry.get("long_share"))
+        assets.append({**entry, "side": side, "side_text": side_text,
+                       "coverage_gap": entry.get("hours_covered", 0) < entry.get("hours_in_period", 0)})
+    spikes = []
+    for spike in summary["overview"]["spike_hours"][:SPIKE_LINES]:
+        side, side_text = side_share(spike["long_share"])
+        spikes.append({**spike, "side": side, "side_text": side_text})
+    images = [{"cid": chart["cid"], "title": chart.get("title") or "", "alt": chart.get("alt") or "",
+               "takeaway": chart.get("takeaway") or "", "width": display_width(chart["png"])}
+              for chart in charts]
+    label = printable(summary["period"]["label"])
+    if pdf_attached:
+        where = f"The full report is attached as a PDF (liquidations-{label}.pdf)."
+    else:
+        where = (f"The full report, with every chart and table, is report.html in the {label} report folder "
+                 "of the weekly run; it is not published on a site.")
     return {
-        "label": summary["period"]["label"],
-        "dates": period_dates(summary["period"]),
+        "label": label,
+        "dates": period_dates(summary["period"]["start"], summary["period"]["end"]),
         "demo": bool(summary.get("demo")),
-        "totals": totals,
-        "long_share": (totals.get("long_amount") or 0) / total if total else None,
+        "style": PALETTE,
+        "overview": summary["overview"],
         "assets": assets,
+        "spikes": spikes,
         "charts": images,
         "data_tests": summary.get("data_tests") or {"passed": 0, "warned": 0, "failed": 0},
-        "data_as_of": readable_time(summary.get("data_as_of")),
+        "data_as_of": utc_time(summary.get("data_as_of")),
         "report_link": report_link,
-        "report_link_is_web": report_link.startswith(("http://", "https://")),
+        "report_where": where,
     }
 
 

@@ -8,12 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from report.errors import DeliveryError
 from report.files import write_atomically
-from report.formatting import change, share, usd
-from report.settings import TEMPLATES_DIR
 
 SUMMARY_FILE = "summary.json"
 REQUIRED_KEYS = ("period", "demo", "totals", "assets", "charts")
@@ -55,20 +51,3 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     write_atomically(path, data)
     return True
 
-
-def format_share(fraction: float | None) -> str:
-    return share(fraction, digits=0)
-
-
-def template_environment() -> Environment:
-    """HTML templates autoescaped, text templates not; a missing value fails the build (StrictUndefined)."""
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.filters.update(usd=usd, change=change, share=format_share)
-    return environment

@@ -11,13 +11,9 @@ import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from report.deliver.report_folder import (
-    SUMMARY_FILE,
-    load_summary,
-    template_environment,
-    write_if_changed,
-)
+from report.deliver.report_folder import SUMMARY_FILE, load_summary, write_if_changed
 from report.errors import DeliveryError
+from report.templating import render
 
 INDEX_FILE = "index.html"
 # report.eml names the recipients: it is the mail, not part of the public report.
@@ -32,7 +28,7 @@ def publish(reports_dir: Path, site_dir: Path) -> Path:
         mirror(report_dir, site_dir / report_dir.name)
     entries = sorted((index_entry(folder) for folder in rendered_reports(site_dir)),
                      key=lambda entry: (entry["start"], entry["label"]), reverse=True)
-    html = template_environment().get_template("site_index.html").render(reports=entries)
+    html = render("site_index.html", {"reports": entries})
     index = site_dir / INDEX_FILE
     write_if_changed(index, html.encode("utf-8"))
     return index
@@ -81,7 +77,9 @@ def index_entry(folder: Path) -> dict:
         "last_day": last_day(period),
         "assets": [str(entry.get("asset", "")).upper() for entry in summary["assets"]],
         "total_amount": summary["totals"].get("total_amount"),
-        "long_amount": summary["totals"].get("long_amount"),
+        "long_share": long_share(summary),
+        # the report's own sentence; reports rendered before summary.json had an overview have none
+        "verdict": (summary.get("overview") or {}).get("verdict"),
         "demo": bool(summary.get("demo")),
         "html": files.get("html") or "report.html",
         "pdf": pdf if pdf and (folder / pdf).is_file() else None,
@@ -89,6 +87,14 @@ def index_entry(folder: Path) -> dict:
                  for name in files.get("data") or [] if (folder / name).is_file()],
         "data_tests": summary.get("data_tests") or {},
     }
+
+
+def long_share(summary: dict) -> float | None:
+    """The overview's long share; a report rendered before summary.json carried one has only its totals."""
+    if "overview" in summary:
+        return summary["overview"].get("long_share")
+    totals = summary["totals"]
+    return totals["long_amount"] / totals["total_amount"] if totals.get("total_amount") else None
 
 
 def data_format(name: str) -> str:

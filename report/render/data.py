@@ -14,16 +14,19 @@ from report.periods import Period
 # table → the order its rows are read in; Python only selects, the marts do the arithmetic
 REPORT_TABLES = {
     "rpt_report_window": "report_start",
+    "rpt_report_assets": "position",
+    "rpt_overview": "report_start",
+    "rpt_overview_exchanges": "rank",
+    "rpt_cross_asset_spikes": "rank",
+    "rpt_market_weeks": "week_start",
     "rpt_weekly_summary": "asset",
     "rpt_cross_asset": "rank",
     "rpt_daily_ratio": "asset, day",
     "rpt_hourly_timeline": "asset, hour",
-    "rpt_hour_weekday": "asset, weekday, hour_of_day",
     "rpt_weekly_trend": "asset, week_start",
     "rpt_exchange_share": "asset, rank",
     "rpt_exchange_day": "asset, exchange_rank, day",
     "rpt_top_hours": "asset, rank",
-    "rpt_spike_hours": "asset, hour",
     "rpt_data_quality": "asset",
 }
 
@@ -48,7 +51,7 @@ def _select(connection: duckdb.DuckDBPyConnection, table: str, order_by: str) ->
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def load(warehouse: Path, period: Period) -> ReportData:
+def load(warehouse: Path, period: Period, assets: tuple[str, ...]) -> ReportData:
     if not warehouse.is_file():
         raise RenderError(f"no warehouse at {warehouse}: run `liqreport build` (or `liqreport run`) first.")
     try:
@@ -70,6 +73,7 @@ def load(warehouse: Path, period: Period) -> ReportData:
     finally:
         connection.close()
     _check_period(tables["rpt_report_window"], period, warehouse)
+    _check_assets(tables["rpt_report_assets"], assets, warehouse, period)
     return ReportData(tables, data_tests=read_data_tests(warehouse.parent / "run_results.json"))
 
 
@@ -82,6 +86,17 @@ def _check_period(window_rows: list[dict], period: Period, warehouse: Path) -> N
         raise RenderError(
             f"the warehouse {warehouse} was built for {built_text}, not {period.label}: "
             f"run `liqreport build` for {period.label} first."
+        )
+
+
+def _check_assets(asset_rows: list[dict], assets: tuple[str, ...], warehouse: Path, period: Period) -> None:
+    """The overview sums the assets the build was asked for; another list would mislabel "all assets"."""
+    built = tuple(row["asset"] for row in asset_rows)
+    if set(built) != set(assets):
+        wanted = ",".join(assets)
+        raise RenderError(
+            f"the warehouse {warehouse} was built for the assets {', '.join(built) or 'none'}, not "
+            f"{', '.join(assets)}: run `liqreport build --assets {wanted}` for {period.label} first."
         )
 
 

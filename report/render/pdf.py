@@ -7,7 +7,8 @@ from pathlib import Path
 from report.errors import RenderError
 
 
-def write_pdf(html_path: Path, pdf_path: Path) -> Path:
+def layout(html: str):
+    """The laid-out pages (weasyprint.Document): the PDF, and what the tests read page boxes from."""
     try:
         import weasyprint
         from weasyprint.urls import URLFetcher
@@ -15,5 +16,9 @@ def write_pdf(html_path: Path, pdf_path: Path) -> Path:
         raise RenderError("PDF output needs WeasyPrint: pip install 'liqreport[pdf]'") from None
     # the report is self-contained: printing it must never reach the network or the disk
     fetcher = URLFetcher(allowed_protocols=["data"])
-    weasyprint.HTML(filename=str(html_path), url_fetcher=fetcher).write_pdf(str(pdf_path))
+    return weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").render()
+
+
+def write_pdf(html: str, pdf_path: Path) -> Path:
+    layout(html).write_pdf(str(pdf_path))
     return pdf_path

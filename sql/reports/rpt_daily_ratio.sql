@@ -23,12 +23,7 @@ hourly_by_day as (
     select
         hourly.asset,
         cast(hourly.hour as date) as day,
-        sum(hourly.total_trades) as total_trades,
-        sum(hourly.total_amount) as total_amount,
-        sum(hourly.long_trades) as long_trades,
-        sum(hourly.long_amount) as long_amount,
-        sum(hourly.short_trades) as short_trades,
-        sum(hourly.short_amount) as short_amount,
+        {{ sum_measures('hourly.') }},
         count(*) as hours_covered
     from hourly
     cross join report_window
@@ -50,7 +45,9 @@ final as (
         this_day.short_trades,
         this_day.short_amount,
         this_day.long_amount / nullif(this_day.total_amount, 0) as long_share,
-        this_day.total_amount / nullif(this_day.total_trades, 0) as average_size,
+        -- USD without trades (or trades without USD) is bad data: no average, the warn test names the hour
+        case when this_day.total_trades > 0 and this_day.total_amount > 0
+            then this_day.total_amount / this_day.total_trades end as average_size,
         previous_day.day as previous_day,
         coalesce(previous_day.hours_covered, 0) as previous_hours_covered,
         previous_day.total_amount as previous_total_amount,

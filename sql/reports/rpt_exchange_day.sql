@@ -34,7 +34,10 @@ final as (
         by_day.total_trades,
         by_day.total_amount,
         by_day.long_amount,
-        by_day.short_amount
+        by_day.short_amount,
+        -- the exchange's own largest day of the period (the earliest of ties)
+        by_day.day = arg_max(by_day.day, by_day.total_amount) over (partition by by_day.asset, by_day.exchange)
+            and by_day.total_amount > 0 as is_exchange_peak_day
     from by_day
     inner join exchange_share
         on exchange_share.asset = by_day.asset

@@ -48,7 +48,7 @@ final as (
         short_amount,
         total_amount / nullif(sum(total_amount) over (partition by asset), 0) as share,
         long_amount / nullif(total_amount, 0) as long_share,
-        total_amount / nullif(total_trades, 0) as average_size,
+        case when total_trades > 0 and total_amount > 0 then total_amount / total_trades end as average_size,
         previous_total_amount,
         total_amount / nullif(previous_total_amount, 0) - 1 as change_vs_last_week,
         case

@@ -23,12 +23,7 @@ final as (
         hour_spine.hour,
         hourly.hour is not null as is_covered,
         coalesce(hourly.has_data, false) as has_data,
-        hourly.total_trades,
-        hourly.total_amount,
-        hourly.long_trades,
-        hourly.long_amount,
-        hourly.short_trades,
-        hourly.short_amount,
+        {{ liquidation_measures('hourly.') }},
         sum(coalesce(hourly.long_amount, 0)) over through_the_period as cumulative_long_amount,
         sum(coalesce(hourly.short_amount, 0)) over through_the_period as cumulative_short_amount
     from assets

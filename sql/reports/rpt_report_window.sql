@@ -14,7 +14,11 @@ final as (
         report_end,
         datediff('hour', report_start, report_end) as period_hours,
         report_start - (report_end - report_start) as previous_start,
-        timestamp '{{ var("history_start", "2025-01-08 00:00:00") }}' as history_start
+        {{ history_start() }} as history_start,
+        cast(date_trunc('week', report_start) as date) as report_week_start,
+        -- ranking and the weekly z-score compare ISO weeks; another range is not ranked among them
+        datediff('hour', report_start, report_end) = 168
+            and report_start = date_trunc('week', report_start) as is_iso_week
     from bounds
 )
 

@@ -1,4 +1,5 @@
--- one row per asset × rank (1–10): the report period's largest liquidation hours with their exchange breakdown
+-- one row per asset × hour among the report period's 10 largest, plus any spike hour outside them, with the
+-- hour's robust z (rpt_spike_hours) and its exchange breakdown
 {{ config(materialized='table') }}
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
@@ -6,6 +7,8 @@ with report_window as (select * from {{ ref('rpt_report_window') }}),
 timeline as (select * from {{ ref('rpt_hourly_timeline') }}),
 
 hourly_by_exchange as (select * from {{ ref('fct_liquidations_hourly_by_exchange') }}),
+
+spike_hours as (select * from {{ ref('rpt_spike_hours') }}),
 
 ranked_hours as (
     select
@@ -49,6 +52,8 @@ final as (
         case when ranked_hours.long_amount >= ranked_hours.short_amount then 'long' else 'short' end
             as dominant_side,
         ranked_hours.share_of_period,
+        spike_hours.robust_z,
+        coalesce(spike_hours.is_spike, false) as is_spike,
         exchange_breakdown.top_exchange,
         exchange_breakdown.top_exchange_amount / ranked_hours.total_amount as top_exchange_share,
         coalesce(exchange_breakdown.exchanges, []) as exchanges
@@ -56,7 +61,10 @@ final as (
     left join exchange_breakdown
         on exchange_breakdown.asset = ranked_hours.asset
         and exchange_breakdown.hour = ranked_hours.hour
-    where ranked_hours.rank <= 10
+    left join spike_hours
+        on spike_hours.asset = ranked_hours.asset
+        and spike_hours.hour = ranked_hours.hour
+    where ranked_hours.rank <= 10 or spike_hours.is_spike
 )
 
 select * from final

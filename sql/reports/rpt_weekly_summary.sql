@@ -47,16 +47,12 @@ period_totals as (
 current_period as (
     select
         asset,
-        sum(total_trades) as total_trades,
-        sum(total_amount) as total_amount,
-        sum(long_trades) as long_trades,
-        sum(long_amount) as long_amount,
-        sum(short_trades) as short_trades,
-        sum(short_amount) as short_amount,
+        {{ sum_measures() }},
         count(*) as hours_covered,
         count(*) filter (where has_data) as hours_with_data,
         arg_max(hour, total_amount) filter (where total_amount > 0) as biggest_hour,
-        max(total_amount) filter (where total_amount > 0) as biggest_hour_amount
+        max(total_amount) filter (where total_amount > 0) as biggest_hour_amount,
+        arg_max(long_amount, total_amount) filter (where total_amount > 0) as biggest_hour_long_amount
     from hourly_in_periods
     where period_index = 0
     group by asset
@@ -89,9 +85,46 @@ exchange_totals as (
 ),
 
 dominant_exchange as (
-    select asset, arg_max(exchange, total_amount) as dominant_exchange
+    select
+        asset,
+        arg_max(exchange, total_amount) as dominant_exchange,
+        max(total_amount) / sum(total_amount) as dominant_exchange_share
     from exchange_totals
     where total_amount > 0
+    group by asset
+),
+
+-- a cross-venue wave lights most exchanges on the same day; a local event only one
+exchange_days as (
+    select hourly_by_exchange.asset, hourly_by_exchange.exchange, cast(hourly_by_exchange.hour as date) as day,
+        sum(hourly_by_exchange.total_amount) as total_amount
+    from hourly_by_exchange
+    cross join report_window
+    where hourly_by_exchange.hour >= report_window.report_start
+        and hourly_by_exchange.hour < report_window.report_end
+    group by all
+),
+
+exchange_peaks as (
+    select asset, exchange, arg_max(day, total_amount) as peak_day
+    from exchange_days
+    where total_amount > 0
+    group by asset, exchange
+),
+
+exchange_waves as (
+    select
+        exchange_peaks.asset,
+        count(*) as exchanges_active,
+        count(*) filter (where exchange_peaks.peak_day = biggest_day.biggest_day) as exchanges_peaking_on_biggest_day
+    from exchange_peaks
+    inner join biggest_day on biggest_day.asset = exchange_peaks.asset
+    group by exchange_peaks.asset
+),
+
+spike_counts as (
+    select asset, count(*) filter (where is_spike) as spike_hours
+    from {{ ref('rpt_spike_hours') }}
     group by asset
 ),
 
@@ -114,14 +147,10 @@ trailing_average as (
 final as (
     select
         assets.asset,
-        coalesce(current_period.total_trades, 0) as total_trades,
-        coalesce(current_period.total_amount, 0) as total_amount,
-        coalesce(current_period.long_trades, 0) as long_trades,
-        coalesce(current_period.long_amount, 0) as long_amount,
-        coalesce(current_period.short_trades, 0) as short_trades,
-        coalesce(current_period.short_amount, 0) as short_amount,
+        {{ coalesce_measures('current_period.') }},
         current_period.long_amount / nullif(current_period.total_amount, 0) as long_share,
-        current_period.total_amount / nullif(current_period.total_trades, 0) as average_size,
+        case when current_period.total_trades > 0 and current_period.total_amount > 0
+            then current_period.total_amount / current_period.total_trades end as average_size,
         case when previous_period.is_fully_covered then previous_period.total_amount end
             as previous_total_amount,
         coalesce(previous_period.hours_covered, 0) as previous_hours_covered,
@@ -135,7 +164,16 @@ final as (
         biggest_day.biggest_day_amount,
         current_period.biggest_hour,
         current_period.biggest_hour_amount,
+        current_period.biggest_hour_long_amount / nullif(current_period.biggest_hour_amount, 0)
+            as biggest_hour_long_share,
+        coalesce(spike_counts.spike_hours, 0) as spike_hours,
+        coalesce(exchange_waves.exchanges_active, 0) as exchanges_active,
+        coalesce(exchange_waves.exchanges_peaking_on_biggest_day, 0) as exchanges_peaking_on_biggest_day,
+        -- most venues peaking on the same day is a market-wide cascade, not one venue's event
+        coalesce(2 * exchange_waves.exchanges_peaking_on_biggest_day > exchange_waves.exchanges_active, false)
+            as is_cross_venue_wave,
         dominant_exchange.dominant_exchange,
+        dominant_exchange.dominant_exchange_share,
         coalesce(current_period.hours_covered, 0) as hours_covered,
         coalesce(current_period.hours_with_data, 0) as hours_with_data,
         report_window.period_hours as hours_in_period
@@ -146,6 +184,8 @@ final as (
     left join trailing_average on trailing_average.asset = assets.asset
     left join biggest_day on biggest_day.asset = assets.asset
     left join dominant_exchange on dominant_exchange.asset = assets.asset
+    left join spike_counts on spike_counts.asset = assets.asset
+    left join exchange_waves on exchange_waves.asset = assets.asset
 )
 
 select * from final

@@ -1,4 +1,4 @@
--- one row per asset × ISO week (Monday) over the 12 weeks before the report period and the period's own weeks
+-- one row per asset × ISO week (Monday): the 12 weeks that end with the report period's last week
 {{ config(materialized='table') }}
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
@@ -15,7 +15,7 @@ assets as (select distinct asset from {{ ref('fct_liquidations_hourly') }}),
 week_spine as (
     select
         cast(unnest(generate_series(
-            date_trunc('week', report_start) - interval 12 week,
+            date_trunc('week', report_end - interval 1 hour) - interval 11 week,
             report_end - interval 1 hour,
             interval 1 week
         )) as date) as week_start
@@ -35,7 +35,7 @@ weekly as (
     group by asset, cast(date_trunc('week', hour) as date)
 ),
 
-final as (
+trend as (
     select
         assets.asset,
         week_spine.week_start,
@@ -53,6 +53,17 @@ final as (
     left join weekly
         on weekly.asset = assets.asset
         and weekly.week_start = week_spine.week_start
+),
+
+-- the report week's place among the fully covered weeks shown (1 = largest)
+final as (
+    select
+        *,
+        case when not is_partial then
+            rank() over (partition by asset, is_partial order by total_amount desc)
+        end as rank_in_trend,
+        count(*) filter (where not is_partial) over (partition by asset) as weeks_ranked_in_trend
+    from trend
 )
 
 select * from final

@@ -1,0 +1,28 @@
+-- one row per asset × hour from the first to the last covered hour of any asset: the hourly export. An hour
+-- outside every complete window has covered = false and no measures (missing); a covered hour without
+-- liquidations has zeros.
+{{ config(materialized='table') }}
+
+with hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
+
+assets as (select distinct asset from hourly),
+
+hour_spine as (
+    select unnest(generate_series(min(hour), max(hour), interval 1 hour)) as hour
+    from hourly
+),
+
+final as (
+    select
+        assets.asset,
+        hour_spine.hour,
+        hourly.hour is not null as covered,
+        {{ liquidation_measures('hourly.') }}
+    from assets
+    cross join hour_spine
+    left join hourly
+        on hourly.asset = assets.asset
+        and hourly.hour = hour_spine.hour
+)
+
+select * from final
