@@ -114,10 +114,11 @@ def is_numeric(value) -> bool:
 class LandingWindow:
     """The folder of one window: its complete fetches, and a new fetch in progress."""
 
-    def __init__(self, landing_dir: Path, window: FetchWindow):
+    def __init__(self, landing_dir: Path, window: FetchWindow, table: str = TABLE, endpoint: str = ENDPOINT):
         self.landing_dir = landing_dir
         self.window = window
-        self.path = (landing_dir / TABLE / f"asset={window.asset}" / f"interval={window.interval}"
+        self.table, self.endpoint = table, endpoint  # the endpoint's folder and its manifest name
+        self.path = (landing_dir / table / f"asset={window.asset}" / f"interval={window.interval}"
                      / f"window={window.label}")
 
     def fetch_dirs(self) -> list[Path]:
@@ -156,7 +157,7 @@ class LandingWindow:
                 except FileExistsError:  # another process started this window in the same microsecond
                     continue
                 fsync_dir(self.path)
-                return FetchFolder(self.landing_dir, self.window, fetch_id, folder)
+                return FetchFolder(self.landing_dir, self.window, fetch_id, folder, self.table, self.endpoint)
 
 
 def remove_incomplete(landing_dir: Path) -> list[Path]:
@@ -165,11 +166,11 @@ def remove_incomplete(landing_dir: Path) -> list[Path]:
     Call only while holding the output folder's lock (report/lock.py): a live writer's folder looks the same.
     """
     removed = []
-    for folder in sorted(landing_dir.glob(f"{TABLE}/asset=*/interval=*/window=*/fetch=*")):
+    for folder in sorted(landing_dir.glob("*/asset=*/interval=*/window=*/fetch=*")):  # every endpoint
         if folder.is_dir() and read_manifest(folder) is None:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
-    return removed + remove_temp_files(landing_dir / TABLE)
+    return removed + remove_temp_files(landing_dir)
 
 
 def pages_mismatch(folder: Path, manifest: dict) -> str | None:
@@ -201,8 +202,10 @@ def read_manifest(folder: Path) -> dict | None:
 class FetchFolder:
     """One fetch of one window being landed: pages first, then the manifest that makes it complete."""
 
-    def __init__(self, landing_dir: Path, window: FetchWindow, fetch_id: str, path: Path):
+    def __init__(self, landing_dir: Path, window: FetchWindow, fetch_id: str, path: Path,
+                 table: str = TABLE, endpoint: str = ENDPOINT):
         self.landing_dir = landing_dir
+        self.table, self.endpoint = table, endpoint
         self.window = window
         self.fetch_id = fetch_id
         self.path = path
@@ -218,7 +221,10 @@ class FetchFolder:
         return entry
 
     def quarantine(self, number: int, raw: bytes, reason: str) -> Path:
-        folder = self.landing_dir / "_quarantine" / self.window.asset / self.window.label
+        quarantine = self.landing_dir / "_quarantine"
+        if self.table != TABLE:  # another endpoint's pages get their own folder
+            quarantine = quarantine / self.table
+        folder = quarantine / self.window.asset / self.window.label
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{self.fetch_id}-{page_name(number)}"
         write_atomically(target, raw)
@@ -246,7 +252,7 @@ class FetchFolder:
             "manifest_version": MANIFEST_VERSION,
             "source": source,
             "api_root": api_root,
-            "endpoint": ENDPOINT,
+            "endpoint": self.endpoint,
             "asset": self.window.asset,
             "interval": self.window.interval,
             "window": self.window.label,
