@@ -1,20 +1,22 @@
 -- one row per data row of every landed page of a complete fetch (older fetches included), typed and with
 -- interval_start normalised. Materialized: the one read of the landed JSON; later models read this table.
+-- A row belongs to the window of its fetch that holds its hour (the ISO week of interval_start; a version
+-- 1–2 fetch has one window, which keeps its stray rows too), current when that window is.
 {{ config(materialized='table') }}
 
 with pages as (select * from {{ ref('stg_liquidation_pages') }}),
+
+windows as (select * from {{ ref('stg_landing_windows') }}),
 
 landed_rows as (
     select
         asset,
         "interval",
-        "window",
         fetch_id,
+        fetch_path,
+        single_window,
         page_file,
         answer_time,
-        is_current_fetch,
-        window_start_time,
-        window_end_time,
         unnest(data) as landed
     from pages
 ),
@@ -48,6 +50,26 @@ with_start as (
     from with_unit
 ),
 
+with_window as (
+    select
+        with_start.*,
+        coalesce(with_start.single_window, cast(date_trunc('week', with_start.interval_start) as date))
+            as "window"
+    from with_start
+),
+
+in_windows as (
+    select
+        with_window.*,
+        coalesce(windows.is_current, false) as is_current_fetch,
+        windows.start_time as window_start_time,
+        windows.end_time as window_end_time
+    from with_window
+    left join windows
+        on windows.fetch_path = with_window.fetch_path
+        and windows."window" = with_window."window"
+),
+
 final as (
     select
         asset,
@@ -64,7 +86,7 @@ final as (
         answer_time,
         is_current_fetch,
         interval_start >= window_start_time and interval_start < window_end_time as is_inside_window
-    from with_start
+    from in_windows
 )
 
 select * from final

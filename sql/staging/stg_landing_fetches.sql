@@ -1,0 +1,120 @@
+-- one row per complete fetch (a fetch folder with its _manifest.json, either layout of docs/architecture.md §2),
+-- with the pages it lists and the windows it marks complete, checked against the page files on disk.
+-- pages_match_manifest: every listed page is there with its byte count and the counts add up (page_count
+-- pages, row_count = their rows); found_pages: the listed pages that are; files it does not list are never
+-- read. Incomplete fetches never appear.
+-- Materialized: the one read of the manifests (a year of weeks is a thousand small files).
+{{ config(materialized='table') }}
+{%- set landing = var('landing_path') | replace("'", "''") %}
+{%- set manifest_glob = landing ~ '/liquidation_token/**/_manifest.json' %}
+{%- set page_glob = landing ~ '/liquidation_token/**/page-*.json' %}
+{%- set window_type = 'struct("window" varchar, start_time varchar, end_time varchar, "rows" bigint, pages varchar[])' %}
+{%- set manifest_columns = {
+    'manifest_version': 'bigint', 'source': 'varchar', 'api_root': 'varchar', 'endpoint': 'varchar',
+    'asset': 'varchar', 'interval': 'varchar', 'window': 'varchar', 'fetch_id': 'varchar',
+    'start_time': 'varchar', 'end_time': 'varchar', 'fetched_at': 'varchar', 'completed_at': 'varchar',
+    'answer_time': 'varchar', 'page_count': 'bigint', 'row_count': 'bigint',
+    'pages': 'struct(file varchar, sha256 varchar, bytes bigint, "rows" bigint)[]',
+    'windows': window_type ~ '[]',
+} %}
+
+with manifests as (
+{%- if files_exist(manifest_glob) %}
+    select *
+    from read_json(
+        '{{ manifest_glob }}',
+        format = 'unstructured',
+        filename = true,
+        hive_partitioning = false,
+        columns = { {%- for name, type in manifest_columns.items() %}"{{ name }}": '{{ type }}'{{ ", " if not loop.last }}{% endfor -%} }
+    )
+{%- else %}
+    -- an empty landing zone: the same columns, no rows
+    select
+    {%- for name, type in manifest_columns.items() %}
+        null::{{ type }} as "{{ name }}",
+    {%- endfor %}
+        null::varchar as filename
+    where false
+{%- endif %}
+),
+
+-- names and sizes only: read_blob does not read the content when it is not selected
+page_files as (
+{%- if files_exist(page_glob) %}
+    select parse_dirpath(filename) as fetch_path, parse_filename(filename) as page_file, size as bytes
+    from read_blob('{{ page_glob }}')
+{%- else %}
+    select null::varchar as fetch_path, null::varchar as page_file, null::bigint as bytes
+    where false
+{%- endif %}
+),
+
+listed_pages as (
+    select parse_dirpath(filename) as fetch_path, unnest(pages, recursive := true)
+    from manifests
+),
+
+page_checks as (
+    select
+        listed_pages.fetch_path,
+        list(listed_pages.file order by listed_pages.file) as listed_pages,
+        list(listed_pages.file order by listed_pages.file) filter (where page_files.bytes = listed_pages.bytes)
+            as found_pages,
+        count(*) as pages_listed,
+        sum(listed_pages."rows") as rows_listed,
+        count(*) filter (where page_files.bytes = listed_pages.bytes) as pages_found,
+        count(*) filter (where page_files.page_file is null) as pages_missing,
+        count(*) filter (where page_files.bytes <> listed_pages.bytes) as pages_resized
+    from listed_pages
+    left join page_files
+        on page_files.fetch_path = listed_pages.fetch_path
+        and page_files.page_file = listed_pages.file
+    group by listed_pages.fetch_path
+),
+
+renamed as (
+    select
+        parse_dirpath(manifests.filename) as fetch_path,
+        manifests.asset,
+        manifests."interval",
+        manifests.fetch_id,
+        coalesce(manifests.source, 'unknown') as source,
+        manifests.api_root,
+        manifests.endpoint,
+        manifests.manifest_version,
+        cast(manifests.start_time as timestamp) as start_time,
+        cast(manifests.end_time as timestamp) as end_time,
+        cast(manifests.fetched_at as timestamp) as fetched_at,
+        cast(manifests.completed_at as timestamp) as completed_at,
+        cast(manifests.answer_time as timestamp) as answer_time,
+        manifests.page_count,
+        manifests.row_count,
+        -- versions 1 and 2 land one window a folder: every row of its pages belongs to that window
+        cast(manifests."window" as date) as single_window,
+        coalesce(manifests.windows, [{
+            'window': manifests."window", 'start_time': manifests.start_time, 'end_time': manifests.end_time,
+            'rows': manifests.row_count, 'pages': null
+        }::{{ window_type }}]) as windows,
+        coalesce(page_checks.listed_pages, []) as listed_pages,
+        coalesce(page_checks.found_pages, []) as found_pages,
+        coalesce(page_checks.pages_listed, 0) as pages_listed,
+        coalesce(page_checks.rows_listed, 0) as rows_listed,
+        coalesce(page_checks.pages_found, 0) as pages_found,
+        coalesce(page_checks.pages_missing, 0) as pages_missing,
+        coalesce(page_checks.pages_resized, 0) as pages_resized
+    from manifests
+    left join page_checks on page_checks.fetch_path = parse_dirpath(manifests.filename)
+),
+
+final as (
+    select
+        *,
+        pages_listed = page_count and rows_listed = row_count and manifest_version is not null
+            as counts_add_up,
+        pages_listed = page_count and pages_found = page_count and rows_listed = row_count
+            and manifest_version is not null as pages_match_manifest
+    from renamed
+)
+
+select * from final
