@@ -288,8 +288,9 @@ def test_client_side_rate_limit_holds_across_threads(sim, tmp_path):
     summary = fetch_range(settings, utc(2025, 2, 3), utc(2025, 2, 17), now=PAST_NOW, log=lambda _: None)
     elapsed = time.monotonic() - started
     assert summary.requests == sim.request_count == 16
-    # A bucket of one token: n requests need at least (n - 1) / rate seconds, whatever the threads.
-    assert elapsed >= (16 - 1) / 25.0
+    # A bucket of `concurrency` tokens (one a thread, at most half the rate): n requests need at least
+    # (n - 4) / rate seconds, whatever the threads.
+    assert elapsed >= (16 - 4) / 25.0
 
 
 def test_token_bucket_spaces_requests_at_the_rate():

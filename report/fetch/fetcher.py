@@ -108,7 +108,7 @@ def _fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh:
         f"{summary.windows_skipped} already landed and settled, {len(pending)} to fetch"
         + (f" in {len(ranges)} chain{'s' * (len(ranges) != 1)}, at least {summary.minimum_requests} "
            f"request{'s' * (summary.minimum_requests != 1)}" if ranges else ""))
-    limiter = TokenBucket(settings.max_requests_per_second)
+    limiter = TokenBucket(settings.max_requests_per_second, burst=rate_burst(settings))
     own_session = session is None
     session = session or build_session(settings, limiter)
     client = KaikoClient(settings, session, limiter)
@@ -130,6 +130,12 @@ def _fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh:
     if failures:
         raise FetchError(f"{failed} of {len(windows)} windows failed; first: {failures[0]}")
     return summary
+
+
+def rate_burst(settings: Settings) -> float:
+    """One request a thread may go at once, so the first round of chains starts together rather than one
+    1/rate apart; at most half the rate, so no second ever sees more than 1.5x the rate limit."""
+    return max(1.0, min(float(settings.concurrency), settings.max_requests_per_second / 2))
 
 
 def minimum_requests(windows, page_size: int) -> int:
@@ -216,7 +222,7 @@ def fetch_chain(client: KaikoClient, zone: LandingZone, fetch_range: FetchRange,
     error: FetchError | None = None
     try:
         for page in chain:
-            landing.land(page)
+            landing.land(page, last=chain.next_request is None)
             if stop.is_set():
                 raise Interrupted
         landing.finish()
@@ -248,6 +254,7 @@ class RangeLanding:
         self.from_simulator = True
         self.windows_done = 0
         self.rows = 0
+        self.rows_unreported = 0
 
     @property
     def at(self) -> str:
@@ -256,7 +263,9 @@ class RangeLanding:
         return next((w.label for w in self.coverage.range.windows if w.label not in done),
                     self.coverage.range.windows[-1].label)
 
-    def land(self, page) -> None:
+    def land(self, page, *, last: bool = False) -> None:
+        """Land one page; rewrite the manifest if it completed a window (the last page's rewrite is
+        finish()'s)."""
         problem = page_problem(page.body)
         if problem:
             path = self.quarantine(page.number, page.raw, problem)
@@ -266,13 +275,19 @@ class RangeLanding:
         entry = self.folder.land(page)
         self.coverage.add(entry["file"], page.body["data"])
         self.rows += page.rows
-        self.checkpoint(page.rows, complete=False)
+        if last:
+            self.rows_unreported = page.rows
+        else:
+            self.checkpoint(page.rows, complete=False)
 
     def finish(self) -> None:
         self.coverage.finish()
-        self.checkpoint(0, complete=True)
+        self.checkpoint(self.rows_unreported, complete=True)
+        self.rows_unreported = 0
 
     def stopped(self, error: FetchError) -> None:
+        if self.rows_unreported:  # the last page landed, then something stopped the chain
+            self.checkpoint(self.rows_unreported, complete=False)
         if self.windows_done:  # say why the later windows are missing; the complete ones stay
             self.write(complete=False, error=str(error))
 

@@ -27,6 +27,7 @@ Which pages land, and which go to quarantine (the range then stops; windows alre
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
@@ -93,8 +94,12 @@ def row_problem(row) -> str | None:
         if row.get(name) is None:
             return f"`{name}` is missing"
     for name in MEASURES:
-        if name in row and not is_numeric(row[name]):
-            return f"`{name}` is not numeric: {str(row[name])[:40]!r}"
+        value = row.get(name)
+        kind = type(value)
+        if kind is int or value is None or (kind is float and value - value == 0):  # finite: the usual case
+            continue
+        if not is_numeric(value):
+            return f"`{name}` is not numeric: {str(value)[:40]!r}"
     exchanges = row.get("exchanges")
     if exchanges is not None:
         if not isinstance(exchanges, list):
@@ -255,23 +260,25 @@ class Coverage:
         self.descending = sort == "desc"
         self.width = timedelta(hours=interval_hours(fetch_range.interval))
         self.edge = fetch_range.end if self.descending else fetch_range.start
-        self.rows: dict[str, int] = {w.label: 0 for w in fetch_range.windows}
-        self.pages: dict[str, list[str]] = {w.label: [] for w in fetch_range.windows}
+        self.labels = [w.label for w in fetch_range.windows]
+        self.starts = [w.start for w in fetch_range.windows]
+        self.rows: dict[str, int] = dict.fromkeys(self.labels, 0)
+        self.pages: dict[str, list[str]] = {label: [] for label in self.labels}
 
-    def window_of(self, moment: datetime) -> FetchWindow:
-        inside = [w for w in self.range.windows if w.start <= moment]
-        return inside[-1] if inside else self.range.windows[0]
+    def label_of(self, moment: datetime) -> str:
+        """The window holding a bucket start (one straddling the range's start: the first window)."""
+        return self.labels[max(bisect.bisect_right(self.starts, moment) - 1, 0)]
 
     def add(self, page_file: str, rows: list) -> None:
-        for row in rows:
-            moment = parse_bucket(row)
-            if moment is None:
-                continue
-            window = self.window_of(moment)
-            self.rows[window.label] += 1
-            if page_file not in self.pages[window.label]:
-                self.pages[window.label].append(page_file)
-            self.edge = min(self.edge, moment) if self.descending else max(self.edge, moment + self.width)
+        moments = [moment for moment in map(parse_bucket, rows) if moment is not None]
+        for moment in moments:
+            label = self.label_of(moment)
+            self.rows[label] += 1
+            if page_file not in self.pages[label]:
+                self.pages[label].append(page_file)
+        if moments:
+            self.edge = min(self.edge, *moments) if self.descending else \
+                max(self.edge, max(moments) + self.width)
 
     def finish(self) -> None:
         self.edge = self.range.start if self.descending else self.range.end
