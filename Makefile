@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: report test bench lint clean
+.PHONY: report test bench lint dbt clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,pdf,email,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,pdf,bench]'
 	touch $@
 
 # e.g. make report REPORT_FLAGS=--no-demo in the scheduled workflow
@@ -28,5 +28,17 @@ test: lint
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
+# sql/ is also a dbt project: dbt-duckdb in a venv of its own (dbt-core 1.12 needs a download at install time;
+# 1.11 installs from the package index alone), then `dbt build` with the runner's vars over the same landing
+# zone, and every table compared with the runner's warehouse. Not part of `make test`: CI need not install dbt.
+DBT_VENV ?= .venv-dbt
+
+$(DBT_VENV)/bin/dbt:
+	$(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/python -m pip install --quiet 'dbt-duckdb>=1.11,<1.12' 'dbt-core>=1.11,<1.12'
+
+dbt: $(BIN)/.installed $(DBT_VENV)/bin/dbt
+	$(BIN)/python tests/dbt_parity.py --dbt $(DBT_VENV)/bin/dbt
+
 clean:
-	rm -rf $(VENV) output
+	rm -rf $(VENV) $(DBT_VENV) output

@@ -6,6 +6,7 @@ No other module reads os.environ; they receive a Settings object.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import math
 import re
 import tomllib
@@ -419,7 +420,11 @@ def resolve(
     return settings
 
 
-# sql/ and templates/ live beside the package (the project is installed editable, as the Makefile does).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = PROJECT_ROOT / "sql"
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
+def package_folder(package: str) -> Path:
+    """sql/ and templates/ are the data packages report.sql and report.templates (pyproject.toml): found the
+    same way in an editable install (the repository's folders) and a wheel (inside site-packages)."""
+    return Path(str(importlib.resources.files(package)))
+
+
+SQL_DIR = package_folder("report.sql")
+TEMPLATES_DIR = package_folder("report.templates")

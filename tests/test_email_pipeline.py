@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import html5lib
 import pytest
@@ -44,18 +46,44 @@ def mailed_report(tmp_path_factory):
     return message, report_dir, json.loads((report_dir / "summary.json").read_text()), lines
 
 
-def test_pipeline_email_subject_and_text_carry_summary_figures(mailed_report):
-    message, _, summary, _ = mailed_report
-    figures = ", ".join(f"{entry['asset'].upper()} {usd(entry['total_amount'])}"
-                        for entry in summary["assets"])
-    prefix = "[DEMO DATA] " if summary["demo"] else ""
-    assert message["Subject"] == f"{prefix}Liquidations 2025-W09: {figures}"
+def landed_totals(landing: Path, asset: str, start: datetime, end: datetime) -> dict[str, float]:
+    """The USD totals of [start, end) summed straight from the landed pages (newest complete fetch of each
+    window), independently of the models: what the email's figures must equal."""
+    totals = {"total_amount": 0.0, "long_amount": 0.0}
+    for window in (landing / "liquidation_token" / f"asset={asset}" / "interval=1h").iterdir():
+        fetches = sorted(folder for folder in window.iterdir() if (folder / "_manifest.json").is_file())
+        for page in sorted(fetches[-1].glob("page-*.json")):
+            for row in json.loads(page.read_text())["data"]:
+                hour = datetime.fromisoformat(row["interval_time"].replace("Z", "+00:00"))
+                if start <= hour < end:
+                    for key in totals:
+                        totals[key] += float(row[key])
+    return totals
+
+
+def landed_source(landing: Path) -> set[str]:
+    return {json.loads(path.read_text())["source"] for path in landing.rglob("_manifest.json")}
+
+
+def test_pipeline_email_subject_and_text_carry_the_landed_figures(mailed_report):
+    message, report_dir, summary, _ = mailed_report
+    landing = report_dir.parent.parent / "landing"
+    week = iso_week("2025-W09")
+    this = {asset: landed_totals(landing, asset, week.start, week.end) for asset in ("btc", "eth")}
+    last = {asset: landed_totals(landing, asset, week.start - timedelta(weeks=1), week.start)
+            for asset in ("btc", "eth")}
+    assert landed_source(landing) == {"simulator"}  # data from the simulator is demo data
+    # the exact numbers behind the rounded ones in the mail
+    assert {entry["asset"]: pytest.approx((entry["total_amount"], entry["long_amount"]), rel=1e-9)
+            for entry in summary["assets"]} == {
+        asset: (totals["total_amount"], totals["long_amount"]) for asset, totals in this.items()}
+    figures = ", ".join(f"{asset.upper()} {usd(totals['total_amount'])}" for asset, totals in this.items())
+    assert message["Subject"] == f"[DEMO DATA] Liquidations 2025-W09: {figures}"
     text = message.get_body(preferencelist=("plain",)).get_content()
-    for entry in summary["assets"]:
-        change = entry["change_vs_last_week"]
-        change_text = "n/a" if change is None else f"{change * 100:+.1f} %"
-        line = (f"{entry['asset'].upper()}: {usd(entry['total_amount'])}, {change_text} vs last week, "
-                f"long {entry['long_share'] * 100:.0f} %")
+    for asset, totals in this.items():
+        change = totals["total_amount"] / last[asset]["total_amount"] - 1
+        line = (f"{asset.upper()}: {usd(totals['total_amount'])}, {change * 100:+.1f} % vs last week, "
+                f"long {totals['long_amount'] / totals['total_amount'] * 100:.0f} %")
         assert line in text
 
 

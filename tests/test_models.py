@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
@@ -113,9 +114,8 @@ def assert_facts_equal(warehouse, expected: dict) -> None:
 def run_build(tmp_path, landing, report_start=datetime(2024, 12, 30, tzinfo=UTC),
               report_end=datetime(2025, 1, 6, tzinfo=UTC), log=None):
     warehouse = tmp_path / "warehouse.duckdb"
-    lines: list[str] = []
     results = build(warehouse, SQL_DIR, model_variables(landing, report_start, report_end),
-                    log=log or lines.append)
+                    log=log or (lambda line: None))
     return warehouse, results
 
 
@@ -137,9 +137,10 @@ def simulator_build(tmp_path_factory):
                                              fetch_id=f"20250701T0000{number:02d}000000Z", sort=sort,
                                              page_size=page_size)
                 windows[asset].append((monday, end))
-    warehouse, results = run_build(tmp_path, landing)
+    lines: list[str] = []
+    warehouse, results = run_build(tmp_path, landing, log=lines.append)
     return {"warehouse": warehouse, "results": results, "rows": rows, "windows": windows,
-            "landing": landing, "tmp_path": tmp_path}
+            "landing": landing, "tmp_path": tmp_path, "lines": lines}
 
 
 def test_facts_match_independent_sums_for_every_day_week_and_exchange(simulator_build):
@@ -186,13 +187,34 @@ def test_exchange_appearing_mid_week_is_zero_filled_before_it_appears(simulator_
 
 
 def test_build_logs_like_dbt_and_writes_run_results(simulator_build):
-    results = simulator_build["results"]
-    assert results.failed == 0
+    lines, warehouse = simulator_build["lines"], simulator_build["warehouse"]
+    # what the project holds, counted from the files, not from the runner
+    model_files = {path.stem: path for path in SQL_DIR.rglob("*.sql")
+                   if path.relative_to(SQL_DIR).parts[0] not in ("tests", "macros")}
+    test_files = sorted(path.stem for path in (SQL_DIR / "tests").glob("*.sql"))
+    assert lines[0] == (f"Running {len(model_files)} models and {len(test_files)} data tests from {SQL_DIR} "
+                        f"into {warehouse}")
+    model_lines = lines[1:1 + len(model_files)]
+    pattern = re.compile(rf"(\d+) of {len(model_files)} OK created sql (view|table) model (\w+) \.{{3,}} "
+                         r"\[OK (?:(\d+) rows )?in \d+\.\d\ds\]")
+    parsed = [pattern.fullmatch(line) for line in model_lines]
+    assert all(parsed), [line for line, match in zip(model_lines, parsed, strict=True) if not match]
+    assert [int(match[1]) for match in parsed] == list(range(1, len(model_files) + 1))
+    assert {match[3] for match in parsed} == set(model_files)
+    logged = {match[3]: (match[2], match[4]) for match in parsed}
+    # 4 btc weeks, 3 sol and 3 for the asset without liquidations, 168 hours each; staging reads as views
+    assert logged["fct_liquidations_hourly"] == ("table", str((4 + 3 + 3) * 168))
+    assert logged["stg_liquidation_pages"] == ("view", None)
+    test_lines = lines[1 + len(model_files):-1]
+    test_pattern = re.compile(rf"(\d+) of {len(test_files)} (PASS|WARN) (\w+) \.{{3,}} "
+                              r"\[(?:PASS|WARN \d+) in \d+\.\d\ds\]")
+    tests = [test_pattern.fullmatch(line) for line in test_lines if not line.startswith("    ")]
+    assert all(tests) and sorted(match[3] for match in tests) == test_files
+    assert re.fullmatch(rf"Completed: {len(model_files)} models, {len(test_files)} tests "
+                        r"\(\d+ pass, \d+ warn, 0 fail\) in \d+\.\ds", lines[-1])
     document = json.loads((simulator_build["tmp_path"] / "run_results.json").read_text())
-    models = {model["name"]: model for model in document["models"]}
-    assert models["fct_liquidations_hourly"]["rows"] == (4 + 3 + 3) * 168
-    assert models["stg_liquidation_pages"]["materialized"] == "view"
-    assert document["summary"]["tests"] == len(document["tests"]) >= 9
+    assert [model["name"] for model in document["models"]] == [match[3] for match in parsed]
+    assert document["summary"]["tests"] == len(test_files)
 
 
 def test_exports_have_the_documented_columns_sorted(simulator_build, tmp_path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, datetime
 
 import pytest
@@ -41,10 +44,28 @@ def test_times_are_utc_and_say_so():
     assert iso_z(datetime(2025, 2, 25, 14)) == "2025-02-25T14:00:00Z"
 
 
+def colours_in_a_new_process(codes: list[str], hash_seed: str) -> list[str]:
+    """exchange_color as another run of liqreport computes it (string hashing differs between processes)."""
+    script = ("from report.render.charts import STYLE\n"
+              f"print(' '.join(STYLE.exchange_color(code) for code in {codes!r}))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    return result.stdout.split()
+
+
 def test_exchange_codes_get_display_names_and_one_stable_colour():
     assert exchange_name("binc") == "Binance (binc)" and exchange_name("zzzz") == "zzzz"
-    assert STYLE.exchange_color("binc") == STYLE.exchange_color("binc") != STYLE.exchange_color("bbit")
-    assert STYLE.exchange_color("zzzz") == STYLE.exchange_color("zzzz") in STYLE.fallback_colors
+    known = ["binc", "bbit", "okex", "drbt", "hbdm", "bfnx", "krkn", "cbse"]
+    # the big venues keep the colours readers know from earlier reports (Okabe–Ito, colour-blind safe)
+    assert [STYLE.exchange_color(code) for code in known[:3]] == ["#E69F00", "#56B4E9", "#009E73"]
+    assert len({STYLE.exchange_color(code) for code in known}) == len(known)
+    unknown = ["zzzz", "abcd", "new1", "x"]
+    assert all(STYLE.exchange_color(code) in STYLE.fallback_colors for code in unknown)
+    assert not {STYLE.exchange_color(code) for code in unknown} & {STYLE.exchange_color(c) for c in known}
+    # the same colour in every run, whatever the process's string-hash seed
+    codes = known + unknown
+    here = [STYLE.exchange_color(code) for code in codes]
+    assert colours_in_a_new_process(codes, "1") == colours_in_a_new_process(codes, "2") == here
     assert STYLE.long != STYLE.short
 
 

@@ -319,3 +319,10 @@ def test_project_history_start_macro_has_one_default_and_takes_the_run_variable(
     assert query(warehouse, "select first_hour::varchar from fct_start") == [("2025-01-08 00:00:00",)]
     build(warehouse, project, {**VARIABLES, "history_start": "2024-06-01 00:00:00"}, log=lambda _: None)
     assert query(warehouse, "select first_hour::varchar from fct_start") == [("2024-06-01 00:00:00",)]
+
+
+def test_a_folder_without_models_is_an_error_naming_it(tmp_path):
+    sql_dir = write_project(tmp_path, {"tests/assert_nothing.sql": "select 1 where false"})
+    with pytest.raises(ModelError, match=rf"found no models \(\*\.sql\) in {re.escape(str(sql_dir))}: "):
+        build(tmp_path / "w.duckdb", sql_dir, VARIABLES, log=lambda _: None)
+    assert not (tmp_path / "w.duckdb").exists()

@@ -18,6 +18,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+import css_inline
+
 from report.deliver.report_folder import artifact_path, load_summary, template_environment
 from report.errors import DeliveryError
 from report.files import write_atomically
@@ -272,12 +274,6 @@ def template_context(summary: dict, charts: list[dict], report_link: str) -> dic
 
 def inline_css(html: str) -> str:
     """Every style inline: Gmail drops a whole <style> block on one error. Only @media rules stay behind."""
-    try:
-        import css_inline
-    except ImportError:
-        raise DeliveryError(
-            "the email needs the css-inline package: pip install 'liqreport[email]'."
-        ) from None
     inliner = css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
     return inliner.inline(html)
 

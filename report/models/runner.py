@@ -217,6 +217,9 @@ def discover_models(sql_dir: Path) -> dict[str, Model]:
             raise ModelError(f"two models are named {name!r} ({models[name].path} and {path}): "
                              "rename one, model names must be unique.")
         models[name] = Model(name=name, path=path, source=path.read_text())
+    if not models:
+        raise ModelError(f"found no models (*.sql) in {sql_dir}: the SQL project is missing there; "
+                         "reinstall liqreport (pip install .) or build from the project's sql/ folder.")
     return models
 
 

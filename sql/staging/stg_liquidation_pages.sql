@@ -2,6 +2,7 @@
 -- manifest does not list, are ignored). Which window a row belongs to is stg_liquidation_rows' business.
 -- Reading it parses the JSON: stg_liquidation_rows is the one model that does, everything else reads that.
 -- Numbers are typed here: the JSON reader casts numeric strings ("703") and refuses non-numeric ones.
+{{ config(materialized='view') }}
 {%- set landing = var('landing_path') | replace("'", "''") %}
 {%- set page_glob = landing ~ '/liquidation_token/**/page-*.json' %}
 {%- set row_type = 'struct(interval_time varchar, interval_timestamp bigint, ' ~ typed_measures()

@@ -1,5 +1,6 @@
 -- one row per asset × interval × interval_start × exchange: the rows' `exchanges` lists unnested
 -- (`exchanges: null` or `[]` gives no rows).
+{{ config(materialized='view') }}
 with liquidations as (select * from {{ ref('stg_liquidations') }}),
 
 unnested as (

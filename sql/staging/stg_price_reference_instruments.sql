@@ -1,6 +1,7 @@
 -- one row per asset with a reference instrument: the instrument whose landed OHLCV the price models read.
 -- From var('price_instruments'), "btc=binc/perpetual-future/btc-usdt,eth=…" (Settings.price, validated
 -- codes); empty when price = false, so every price model is empty too.
+{{ config(materialized='view') }}
 with entries as (
     select unnest(string_split('{{ var("price_instruments", "") | replace("'", "''") }}', ',')) as entry
 ),
