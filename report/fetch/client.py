@@ -36,7 +36,7 @@ from urllib3.util.retry import Retry
 
 from report.errors import FetchError
 from report.fetch.ratelimit import TokenBucket
-from report.fetch.windows import FetchWindow
+from report.fetch.windows import FetchRange, FetchWindow
 from report.settings import Settings, interval_hours, public_url
 from report.simulator.server import IDENTITY_HEADER
 
@@ -155,6 +155,11 @@ class MalformedPage(FetchError):
         self.number, self.raw, self.reason = number, raw, reason
 
 
+class ChainError(FetchError):
+    """The chain broke its bounds (ChainBounds): its pagination cannot be trusted, so neither can any window
+    it marked complete."""
+
+
 class ApiUnreachable(FetchError):
     """Every attempt to connect failed: the other windows would only wait out the same retries."""
 
@@ -171,7 +176,7 @@ class KaikoClient:
     def endpoint(self, asset: str) -> str:
         return f"{self.settings.api_root}/v2/data/{ENDPOINT}/{asset}"
 
-    def first_params(self, window: FetchWindow) -> dict:
+    def first_params(self, window: FetchWindow | FetchRange) -> dict:
         return {"interval": window.interval, "page_size": self.settings.page_size, "sort": self.sort,
                 "start_time": window.start_time, "end_time": window.end_time}
 
@@ -179,7 +184,7 @@ class KaikoClient:
         return {"X-Api-Key": self.settings.api_key or "", "Accept": "application/json",
                 "Accept-Encoding": "gzip"}
 
-    def pages(self, window: FetchWindow) -> PageChain:
+    def pages(self, window: FetchWindow | FetchRange) -> PageChain:
         return PageChain(self, window)
 
     def redact(self, text: str) -> str:
@@ -220,7 +225,7 @@ class ChainBounds:
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list) or not data:
             return None
-        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        digest = row_digest(data)
         if digest in self.seen:
             return f"page {number} repeats the rows of an earlier page"
         self.seen.add(digest)
@@ -244,6 +249,14 @@ class ChainBounds:
         return None
 
 
+def row_digest(rows: list) -> str:
+    """What identifies a page's rows cheaply: each row's time and totals (a page repeated by a broken chain
+    repeats them exactly; distinct pages of one chain never share them all)."""
+    keys = "|".join(f"{row.get('interval_time')}:{row.get('total_trades')}:{row.get('total_amount')}"
+                    if isinstance(row, dict) else repr(row) for row in rows)
+    return hashlib.sha256(keys.encode()).hexdigest()
+
+
 def _z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -254,7 +267,7 @@ class PageChain:
     Counts its HTTP requests and retries for the fetch summary.
     """
 
-    def __init__(self, client: KaikoClient, window: FetchWindow):
+    def __init__(self, client: KaikoClient, window: FetchWindow | FetchRange):
         self.client = client
         self.window = window
         self.next_request: tuple[str, dict | None] | None = (client.endpoint(window.asset),
@@ -265,6 +278,11 @@ class PageChain:
         self.retries = 0
         self._followed: set[str] = set()
 
+    @property
+    def where(self) -> str:
+        """'btc, window 2025-02-03 … 2025-02-10' (or 'btc, range …' for several weeks) for messages."""
+        return f"{self.window.asset}, {self.window.kind} {self.window.describe()}"
+
     def __iter__(self) -> Iterator[Page]:
         while self.next_request is not None:
             url, params = self.next_request
@@ -272,9 +290,9 @@ class PageChain:
             self.pages_read += 1
             problem = self.bounds.problem(self.pages_read, body)
             if problem:
-                raise FetchError(f"Kaiko API chain for {self.window.asset}, window {self.window.describe()} "
-                                 f"stopped: {problem}; the window is not marked complete, try again later "
-                                 "or check the API root (--base-url).")
+                raise ChainError(f"Kaiko API chain for {self.where} stopped: {problem}; none of its "
+                                 "windows is marked complete, try again later or check the API root "
+                                 "(--base-url).")
             self.next_request = self._follow_up(body)
             yield Page(self.pages_read, public_url(url), raw, body, from_simulator)
 
@@ -289,14 +307,14 @@ class PageChain:
         elif next_url:
             # The key goes with every request: never to a host other than the configured API root.
             raise FetchError(f"Kaiko API sent a next page on another host ({public_url(str(next_url))}) for "
-                             f"{self.window.asset}, window {self.window.describe()}: refused to send the key "
-                             "there; check the API root (--base-url / KAIKO_BASE_URL).")
+                             f"{self.where}: refused to send the key there; check the API root "
+                             "(--base-url / KAIKO_BASE_URL).")
         else:
             return None
         marker = f"{follow[0]}|{follow[1]}"
         if marker in self._followed:
-            raise FetchError(f"Kaiko API sent the same continuation twice for {self.window.asset}, window "
-                             f"{self.window.describe()}: stopped to avoid a loop; try again later.")
+            raise FetchError(f"Kaiko API sent the same continuation twice for {self.where}: stopped to avoid "
+                             "a loop; try again later.")
         self._followed.add(marker)
         return follow
 
@@ -349,15 +367,15 @@ class PageChain:
             time.sleep(backoff_seconds(self.client.session, url, failures))
 
     def _exhausted(self, url: str, attempts: int, problem: str) -> FetchError:
-        return FetchError(f"GET {public_url(url)} (window {self.window.label}) failed after {attempts} "
-                          f"attempt{'s' if attempts != 1 else ''}: {self.client.redact(problem)}")
+        return FetchError(f"GET {public_url(url)} ({self.window.kind} {self.window.label}) failed after "
+                          f"{attempts} attempt{'s' if attempts != 1 else ''}: {self.client.redact(problem)}")
 
     def _refusal(self, url: str, response: requests.Response, raw: bytes, attempts: int) -> FetchError:
         status = response.status_code
         message = self.client.redact(api_message(raw) or response.reason or "no message")
         if status in RETRY_STATUSES:
             return self._exhausted(url, attempts, f"HTTP {status} {message}")
-        text = (f"Kaiko API answered {status} for {self.window.asset}, window {self.window.describe()}: "
+        text = (f"Kaiko API answered {status} for {self.where}: "
                 f"{message.rstrip('.')}")
         if status in (401, 403):
             text += f"; {AUTH_HINT}"
