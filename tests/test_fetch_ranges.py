@@ -88,6 +88,21 @@ def test_plan_ranges_never_needs_more_than_the_minimum():
     assert [len(r.windows) for r in twelve] == [5, 5, 2]
 
 
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_never_more_requests_at_once_than_concurrency_while_more_chains_run(tmp_path, concurrency):
+    """The fetch runs more chains than request slots (one lands its page while another's request waits on
+    the network), but the server never sees more than `concurrency` requests at once, and sees that many."""
+    start = utc(2024, 6, 3)
+    end = start + timedelta(weeks=12)
+    with running_simulator(seed=7, data_start=start, now=PAST_NOW, latency_s=0.05) as sim:
+        settings = sim_settings(sim, tmp_path, assets=("btc", "eth", "sol", "xrp"), concurrency=concurrency)
+        summary = fetch_range(settings, start, end, now=PAST_NOW, log=lambda _: None)
+        assert summary.ranges == 4 * 3 > concurrency  # three one-page chains an asset (5 + 5 + 2 weeks)
+        assert sim.peak_in_flight == concurrency
+        for asset in ("btc", "xrp"):
+            assert_rows_exactly_once(settings.landing_dir, sim, asset, start, end)
+
+
 def test_a_chain_that_fails_midway_keeps_the_weeks_it_passed(tmp_path):
     """11 weeks = 1,848 hours: one chain of two pages (any split into weeks costs three); page 2 fails."""
     monday = utc(2024, 6, 3)

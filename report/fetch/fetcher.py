@@ -174,7 +174,13 @@ def run_ranges(client: KaikoClient, zone: LandingZone, ranges: list[FetchRange],
     """
     stop = threading.Event()
     failures: list[str] = []
-    pool = ThreadPoolExecutor(max_workers=client.settings.concurrency, thread_name_prefix="fetch")
+    # Twice as many chains as request slots (KaikoClient.in_flight): while one lands the page it just read,
+    # another's request is on the network; never more than `concurrency` requests at once. Concurrency 1
+    # stays one chain after another, in order: what someone debugging a server asks for (and the fault
+    # tests' scripts, one fault a request, rely on).
+    slots = client.settings.concurrency
+    workers = 1 if slots == 1 else max(1, min(len(ranges), 2 * slots))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
     try:
         futures = {pool.submit(fetch_chain, client, zone, fetch_range, root, stop, progress): fetch_range
                    for fetch_range in ranges}
@@ -273,7 +279,7 @@ class RangeLanding:
                              f"{self.at} is malformed ({problem}); its bytes are in {path}.")
         self.from_simulator = self.from_simulator and page.from_simulator
         entry = self.folder.land(page)
-        self.coverage.add(entry["file"], page.body["data"])
+        self.coverage.add(entry["file"], page.body["data"], page.starts)
         self.rows += page.rows
         if last:
             self.rows_unreported = page.rows

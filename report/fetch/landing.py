@@ -40,7 +40,7 @@ from pathlib import Path
 
 from report.errors import FetchError
 from report.fetch.client import ENDPOINT, Page
-from report.fetch.windows import FetchRange, FetchWindow
+from report.fetch.windows import FetchRange, FetchWindow, bucket_start
 from report.files import fsync_dir, remove_temp_files, storage_errors, write_atomically
 from report.settings import interval_hours
 
@@ -269,8 +269,11 @@ class Coverage:
         """The window holding a bucket start (one straddling the range's start: the first window)."""
         return self.labels[max(bisect.bisect_right(self.starts, moment) - 1, 0)]
 
-    def add(self, page_file: str, rows: list) -> None:
-        moments = [moment for moment in map(parse_bucket, rows) if moment is not None]
+    def add(self, page_file: str, rows: list, starts: list | None = None) -> None:
+        """Count a landed page's rows into their windows; `starts`: the rows' bucket starts, when the
+        chain parsed them already (windows.bucket_start)."""
+        moments = [moment for moment in (starts if starts is not None else map(bucket_start, rows))
+                   if moment is not None]
         for moment in moments:
             label = self.label_of(moment)
             self.rows[label] += 1
@@ -287,14 +290,6 @@ class Coverage:
         if self.descending:
             return [w for w in self.range.windows if self.edge <= w.start]
         return [w for w in self.range.windows if self.edge >= w.end]
-
-
-def parse_bucket(row) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(row.get("interval_time")).replace("Z", "+00:00"))
-    except (AttributeError, ValueError):
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass

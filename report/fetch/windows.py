@@ -179,6 +179,20 @@ def _short(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d}" if moment.hour == moment.minute == 0 else f"{moment:%Y-%m-%dT%H:%MZ}"
 
 
+def bucket_start(row) -> datetime | None:
+    """A data row's bucket start from its `interval_time` (aware; naive times are UTC), or None when it has
+    none that parses (page_problem then quarantines the page). Parsed once a page: the chain's bounds
+    and the landing's coverage both read it."""
+    stamp = row.get("interval_time") if type(row) is dict else None
+    if type(stamp) is not str:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp)  # Python 3.11 reads the API's trailing Z
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def as_utc(moment: datetime) -> datetime:
     """Naive datetimes are UTC by the project's convention."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -100,6 +100,9 @@ class SimulatorServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's listen backlog is 5: a client opening 8 connections at once had some SYNs dropped and
+    # retried a second later (a 1 s stall in a fetch that should take half of one); Kaiko's is not that short
+    request_queue_size = 128
 
     def __init__(self, port: int = 0, *, seed: int = 7, latency_s: float = 0.0,
                  faults: FaultPlan | None = None,
@@ -127,6 +130,10 @@ class SimulatorServer(ThreadingHTTPServer):
         self._fault_rng = random.Random(self.faults.seed)
         self._fault_rng_plan = self.faults
         self._connections: set[socket.socket] = set()
+        # requests waiting out their latency now, and the most at once: a client's concurrency as the
+        # server sees it (counted before the answer is written, so a client's next request never overlaps)
+        self.in_flight = 0
+        self.peak_in_flight = 0
 
     @property
     def base_url(self) -> str:
@@ -224,7 +231,7 @@ class SimulatorServer(ThreadingHTTPServer):
         url = urlsplit(handler.path)
         params = {key: values[0] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
         if self.latency_s:
-            time.sleep(self.latency_s)
+            self._wait_latency()
         match = DATA_PATH.match(url.path)
         ohlcv = prices.OHLCV_PATH.match(url.path)
         if not match and not ohlcv:
@@ -269,6 +276,16 @@ class SimulatorServer(ThreadingHTTPServer):
         gzip_ok = "gzip" in handler.headers.get("Accept-Encoding", "")
         body = self._body(envelope, data_key, gzip_ok)
         return self._send(handler, 200, body, truncate=fault == "truncate", gzipped=gzip_ok)
+
+    def _wait_latency(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            time.sleep(self.latency_s)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def _body(self, envelope: dict, data_key, gzip_ok: bool) -> bytes:
         """The envelope as JSON (gzipped when asked). The rows' part is serialized once per page and kept:
