@@ -74,6 +74,8 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
         "--output-dir", dest="output_dir", help="where everything is written (default output/)"
     )
     group.add_argument("--config", type=Path, help="config file (default ./liqreport.toml)")
+    group.add_argument("--site-url", dest="site_url",
+                       help="where the published site lives, for the email's links (e.g. https://x.github.io/r)")
     group.add_argument(
         "--no-demo",
         dest="no_demo",
@@ -109,6 +111,10 @@ def _add_fetch_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--page-size", dest="page_size", type=int, help="rows per page, 1..1000 (default 1000)"
+    )
+    group.add_argument(
+        "--settle-hours", dest="settle_hours", type=int,
+        help="hours after a window ends before a landed fetch of it is final (default 24)",
     )
     group.add_argument("--quiet", action="store_true",
                        help="print only the summaries and errors (no progress bar or progress lines)")
@@ -231,6 +237,8 @@ def settings_from_args(args: argparse.Namespace, environ=None):
         "max_requests_per_second",
         "email_to",
         "page_size",
+        "settle_hours",
+        "site_url",
         "wait_for_lock",
     )
     flags = {name: getattr(args, name, None) for name in names}

@@ -228,7 +228,8 @@ NUMBERS = {
     "max_requests_per_second": (float, 0.01, 1000.0),  # Kaiko allows 100/s a key
     "timeout_s": (float, 0.1, 600.0),
 }
-FLAG_OF = {"page_size": "--page-size", "concurrency": "--concurrency", "max_requests_per_second": "--max-rps"}
+FLAG_OF = {"page_size": "--page-size", "concurrency": "--concurrency", "max_requests_per_second": "--max-rps",
+           "settle_hours": "--settle-hours"}
 WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
 
 
@@ -394,6 +395,9 @@ def resolve(
                                                                'addresses, e.g. ["risk@example.com"]')))
     if merged.get("site_url"):
         site_url = _text("site_url", merged["site_url"]).strip()
+        if "@" in urlsplit(site_url).netloc:
+            raise ConfigError(f"site_url {public_url(site_url)!r} must not carry credentials "
+                              "(user:password@): the email shows it to every recipient.")
         if not re.match(r"^https?://[^\s/@?#]+(/[^\s?#]*)?$", site_url):
             raise ConfigError(f"site_url {public_url(site_url)!r} is not a plain http(s) URL, e.g. "
                               "https://reports.example.com/liquidations (no credentials, no query).")

@@ -126,7 +126,9 @@ def base_environment(root: Path, base_url: str) -> dict:
     environment = {key: value for key, value in os.environ.items() if key not in hidden and
                    not key.startswith("SMTP_")}
     return environment | {"KAIKO_BASE_URL": base_url, "HOME": str(root),
-                          "GITHUB_STEP_SUMMARY": str(root / "summary.md")}
+                          "GITHUB_STEP_SUMMARY": str(root / "summary.md"),
+                          # what GitHub sets in every step
+                          "GITHUB_REPOSITORY": "acme/liq-reports", "GITHUB_REPOSITORY_OWNER": "acme"}
 
 
 def test_workflow_commands_in_order_email_the_report_and_keep_every_earlier_week(tmp_path):
@@ -167,6 +169,10 @@ def test_workflow_commands_in_order_email_the_report_and_keep_every_earlier_week
     message = message_from_bytes(inbox.envelopes[0].content, policy=default_policy)
     assert week.label in message["Subject"]
     assert any(part.get_content_type() == "application/pdf" for part in message.iter_attachments())
+    # the link goes where the deploy job publishes the site: the repository's GitHub Pages, not a file://
+    html = message.get_body(("html",)).get_content()
+    assert f'href="https://acme.github.io/liq-reports/{week.label}/report.html"' in html
+    assert "file://" not in html
     assert "Report emailed to 2 recipient(s)" in (tmp_path / "summary.md").read_text()
 
 
@@ -196,7 +202,12 @@ def test_workflow_restore_finds_nothing_on_the_first_run_and_refuses_an_unreacha
 # ---------------------------------------------------------------- schedule, install, secrets, Pages
 
 def settle_hours() -> int:
-    """The settle rule the scheduled run uses: a committed liqreport.toml's, else the default."""
+    """The settle rule the scheduled run uses: its --settle-hours flag, else a committed liqreport.toml's,
+    else the default."""
+    step = next(step for step in report_steps() if "liqreport run" in step.get("run", ""))
+    flag = re.search(r"--settle-hours[ =](\d+)", step["run"])
+    if flag:
+        return int(flag[1])
     config = REPO / CONFIG_FILE
     if config.is_file():
         return tomllib.loads(config.read_text()).get("settle_hours", Settings().settle_hours)
@@ -225,6 +236,8 @@ def test_schedule_lands_last_week_settled_so_a_second_run_makes_no_request():
     for moment in scheduled_moments(crons[0], datetime(2025, 3, 3, tzinfo=UTC)):
         week = last_complete_week(moment)
         assert week.end <= moment < week.end + timedelta(days=7)
+        # the risk desk reads it on Monday morning (Europe's starts at 07:00 UTC in winter)
+        assert moment.isoweekday() == 1 and moment.hour < 7, f"{moment:%A %H:%M} UTC is not Monday morning"
         window = FetchWindow("btc", "1h", week.start.date(), week.start, week.end)
         # the window as the manifest the scheduled run writes when it lands last week records it
         manifest = LandedWindow(week.label, f"{week.start:%Y-%m-%dT%H:%M:%SZ}",
@@ -258,8 +271,9 @@ def test_workflow_installs_with_the_makefile_target_the_readme_uses(tmp_path):
     assert "make .venv/bin/.installed" in commands
     report_command = report_recipe[len(install_recipe):]
     assert len(report_command) == 1
-    # the same command as `make report`, refusing to fall back to demo data on the scheduled run
-    assert f"{report_command[0]} --no-demo" in commands
+    # the same command as `make report`, refusing to fall back to demo data on the scheduled run (and with
+    # the schedule's settle rule: test_schedule_lands_last_week_settled_...)
+    assert f"{report_command[0]} --no-demo --settle-hours {settle_hours()}" in commands
 
 
 def test_workflow_passes_secrets_only_to_the_steps_that_use_them_and_fails_on_a_failed_run():
