@@ -402,3 +402,30 @@ def test_error_level_tests_check_the_rows_a_build_wrote_and_a_full_refresh_check
     assert results.failed == 0
     with pytest.raises(DataQualityError, match="assert_long_plus_short_equals_total"):
         run_data_tests(warehouse, SQL_DIR, variables, log=quiet)
+
+
+def test_an_exchange_new_in_a_week_is_zero_filled_over_the_assets_history_and_leaves_with_its_week(tmp_path):
+    landing = tmp_path / "landing"
+    first, second = datetime(2025, 2, 3, tzinfo=UTC), datetime(2025, 2, 10, tzinfo=UTC)
+    variables = model_variables(landing, second, second + timedelta(weeks=1))
+    old = synthetic_rows("btc", first, second, exchanges=("binc", "bbit"))
+    land_fetch(landing, "btc", first, second, old, fetch_id="20250601T000000000000Z")
+    warehouse = tmp_path / "incremental.duckdb"
+    build(warehouse, SQL_DIR, variables, log=quiet)
+    new = synthetic_rows("btc", second, second + timedelta(weeks=1), exchanges=("binc", "bbit", "okex"))
+    folder = land_fetch(landing, "btc", second, second + timedelta(weeks=1), new,
+                        fetch_id="20250602T000000000000Z")
+
+    def okex_hours() -> list[tuple]:
+        return query(warehouse, "select count(*), sum(total_trades) from fct_liquidations_hourly_by_exchange "
+                                "where exchange = 'okex' and hour < timestamp '2025-02-10'")
+
+    for step in ("okex lands", "its week removed"):
+        build(warehouse, SQL_DIR, variables, log=quiet)
+        full = tmp_path / f"full-{len(step)}.duckdb"
+        build(full, SQL_DIR, variables, log=quiet)
+        assert compare_warehouses(full, warehouse)[1] == [], step
+        if step == "okex lands":  # the week before okex: 168 zero hours for it
+            assert okex_hours() == [(168, 0)]
+            shutil.rmtree(folder)
+    assert okex_hours() == [(0, None)]
