@@ -23,11 +23,12 @@ import requests
 from dbt_parity import compare_warehouses
 from landing_fixtures import land_fetch, land_from_api, model_variables, synthetic_rows
 
-from report.errors import FetchError, ReportError
+from report.errors import DataQualityError, FetchError, ReportError
 from report.fetch.fetcher import fetch_range
 from report.fetch.landing import new_fetch_id
 from report.fetch.progress import Progress
 from report.models.runner import build, compile_models
+from report.models.runner import test as run_data_tests
 from report.periods import iso_week
 from report.settings import SQL_DIR, Settings
 from report.simulator import DEMO_API_KEY, running_simulator
@@ -39,6 +40,7 @@ KILLED_BUILD = """
 import json, sys
 from pathlib import Path
 from report.models.runner import build, compile_models
+from report.models.runner import test as run_data_tests
 from report.settings import SQL_DIR
 build(Path(sys.argv[1]), SQL_DIR, json.loads(sys.argv[2]), log=lambda line: print(line, flush=True))
 """
@@ -363,3 +365,67 @@ def test_a_newer_fetch_replaces_its_window_and_the_superseded_rows_leave(tmp_pat
     # the other week was not read again, and is unchanged
     other = query(warehouse, "select count(*) from stg_liquidation_rows where \"window\" = date '2025-02-10'")
     assert other == [(len(next_rows),)]
+
+
+def test_error_level_tests_check_the_rows_a_build_wrote_and_a_full_refresh_checks_every_row(tmp_path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    weeks = [datetime(2025, 2, 3, tzinfo=UTC) + timedelta(weeks=n) for n in range(4)]
+    variables = model_variables(landing, weeks[0], weeks[1])
+
+    def land_week(number: int, *, bad: bool = False, day: int = 1) -> None:
+        rows = synthetic_rows("btc", weeks[number], weeks[number] + timedelta(weeks=1), seed=number)
+        if bad:  # long + short no longer add up to the total, in the totals of the week's first row
+            rows[0] = {**rows[0], "long_trades": rows[0]["long_trades"] + 1}
+        land_fetch(landing, "btc", weeks[number], weeks[number] + timedelta(weeks=1), rows,
+                   fetch_id=f"2025060{day}T00000000000{number}Z")
+
+    land_week(0)
+    build(warehouse, SQL_DIR, variables, log=quiet)
+    # a bad row that lands is written by the next build, which checks it and fails
+    land_week(1, bad=True)
+    with pytest.raises(DataQualityError, match="assert_long_plus_short_equals_total"):
+        build(warehouse, SQL_DIR, variables, log=quiet)
+    # committed by a build that skipped the tests, the bad row is in no passed build: the next checks it all
+    build(warehouse, SQL_DIR, variables, run_tests=False, log=quiet)
+    land_week(2)
+    with pytest.raises(DataQualityError, match="assert_long_plus_short_equals_total"):
+        build(warehouse, SQL_DIR, variables, log=quiet)
+    # the landing fixed (a newer fetch of the week), a build passes; a row it did not write is not read again:
+    # changed in the warehouse behind the runner's back, the incremental build does not see it, `test` does
+    land_week(1, day=2)
+    build(warehouse, SQL_DIR, variables, log=quiet)
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("update stg_liquidations set long_trades = long_trades + 1 "
+                           "where interval_start = (select min(interval_start) from stg_liquidations)")
+    land_week(3)
+    results = build(warehouse, SQL_DIR, variables, log=quiet)
+    assert results.failed == 0
+    with pytest.raises(DataQualityError, match="assert_long_plus_short_equals_total"):
+        run_data_tests(warehouse, SQL_DIR, variables, log=quiet)
+
+
+def test_an_exchange_new_in_a_week_is_zero_filled_over_the_assets_history_and_leaves_with_its_week(tmp_path):
+    landing = tmp_path / "landing"
+    first, second = datetime(2025, 2, 3, tzinfo=UTC), datetime(2025, 2, 10, tzinfo=UTC)
+    variables = model_variables(landing, second, second + timedelta(weeks=1))
+    old = synthetic_rows("btc", first, second, exchanges=("binc", "bbit"))
+    land_fetch(landing, "btc", first, second, old, fetch_id="20250601T000000000000Z")
+    warehouse = tmp_path / "incremental.duckdb"
+    build(warehouse, SQL_DIR, variables, log=quiet)
+    new = synthetic_rows("btc", second, second + timedelta(weeks=1), exchanges=("binc", "bbit", "okex"))
+    folder = land_fetch(landing, "btc", second, second + timedelta(weeks=1), new,
+                        fetch_id="20250602T000000000000Z")
+
+    def okex_hours() -> list[tuple]:
+        return query(warehouse, "select count(*), sum(total_trades) from fct_liquidations_hourly_by_exchange "
+                                "where exchange = 'okex' and hour < timestamp '2025-02-10'")
+
+    for step in ("okex lands", "its week removed"):
+        build(warehouse, SQL_DIR, variables, log=quiet)
+        full = tmp_path / f"full-{len(step)}.duckdb"
+        build(full, SQL_DIR, variables, log=quiet)
+        assert compare_warehouses(full, warehouse)[1] == [], step
+        if step == "okex lands":  # the week before okex: 168 zero hours for it
+            assert okex_hours() == [(168, 0)]
+            shutil.rmtree(folder)
+    assert okex_hours() == [(0, None)]

@@ -29,14 +29,18 @@ class DataTest:
     refs: set[str] = field(default_factory=set)
 
 
+def compile_test(renderer, test: DataTest) -> DataTest:
+    """The test's SQL for the warehouse as it is now (after the models: `rows_written` sees their merges)."""
+    path = test.path
+    sql, refs, config = renderer.render(path, path.read_text(), {"severity": "error"})
+    if config["severity"] not in SEVERITIES:
+        raise ModelError(f"{path} asks for severity={config['severity']!r}: use 'error' or 'warn'.")
+    return DataTest(path.stem, path, sql.strip().rstrip(";"), config["severity"], set(refs))
+
+
 def discover_tests(sql_dir: Path, renderer) -> list[DataTest]:
-    tests = []
-    for path in sorted((sql_dir / "tests").glob("*.sql")):
-        sql, refs, config = renderer.render(path, path.read_text(), {"severity": "error"})
-        if config["severity"] not in SEVERITIES:
-            raise ModelError(f"{path} asks for severity={config['severity']!r}: use 'error' or 'warn'.")
-        tests.append(DataTest(path.stem, path, sql.strip().rstrip(";"), config["severity"], refs))
-    return tests
+    paths = sorted((sql_dir / "tests").glob("*.sql"))
+    return [compile_test(renderer, DataTest(path.stem, path, "")) for path in paths]
 
 
 def failing_rows(connection: duckdb.DuckDBPyConnection, test: DataTest) -> tuple[int, list[dict]]:

@@ -17,6 +17,7 @@ import duckdb
 
 from report.errors import ModelError, storage_error
 from report.files import write_atomically
+from report.models.runner import connect
 
 MEASURES = ("total_trades", "total_amount", "long_trades", "long_amount", "short_trades", "short_amount")
 DICTIONARY_FILE = "README.md"
@@ -108,7 +109,8 @@ def export(warehouse: Path, out_dir: Path) -> list[Path]:
         raise ModelError(f"there is no warehouse at {warehouse}: run `liqreport build` first.")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    # the build's memory cap: sorting two years of hourly rows by exchange otherwise peaks above 1 GB
+    with connect(warehouse, read_only=True) as connection:
         for spec in EXPORTS:
             types = column_types(connection, spec.table)
             for extension, options in FORMATS.items():

@@ -38,6 +38,8 @@ INCREMENTAL_STRATEGIES = ("delete+insert", "append")
 # What the runner keeps about the incremental models it built, beside (not among) the models' tables.
 STATE_SCHEMA = "_liqreport"
 STATE_TABLE = f"{STATE_SCHEMA}.incremental_models"
+# The error-level data tests that passed in the last committed build, with the definition they ran with.
+TESTS_STATE_TABLE = f"{STATE_SCHEMA}.data_tests"
 
 
 @dataclass
@@ -201,10 +203,14 @@ class Renderer:
         self.this: str | None = None
         self.incremental = False
         self.connection: duckdb.DuckDBPyConnection | None = None  # the warehouse being built
+        # what this build merged into each incremental model: relation → (table of its keys, the key columns)
+        self.written: dict[str, tuple[str, list[str]]] = {}
+        self.trusted_tests: set[str] = set()  # tests that passed, as defined now, in the last committed build
         self.namespace: dict = {"ref": self.ref, "var": self.var, "config": self.set_config,
                                 "return": macro_return, "run_query": self.run_query,
                                 "execute": Flag(lambda: self.executing), "this": This(self),
-                                "is_incremental": lambda: self.incremental}
+                                "is_incremental": lambda: self.incremental,
+                                "liqreport_rows_written": self.rows_written}
         if macros_dir is not None and macros_dir.is_dir():
             self.namespace.update(discover_macros(macros_dir, self.environment, self.namespace))
 
@@ -225,6 +231,18 @@ class Renderer:
         known = ", ".join(sorted(self.variables)) or "none"
         raise ModelError(f"{self.path} uses var({name!r}) but no such variable was given: use one of {known} "
                          "(the build's variables come from report/pipeline.py model_variables).")
+
+    def rows_written(self, model: str) -> str:
+        """The rows of `model` (a ref()) that this build merged, for an error-level data test that checks rows
+        one key at a time: every row the build did not write was in the last committed warehouse, where this
+        test, as it is now, passed. Anything else — a full refresh, a model rebuilt whole, a warning (its
+        count is reported), a test new or changed, a last build that skipped tests — sees the whole model."""
+        if model not in self.written or self.path is None or self.path.stem not in self.trusted_tests \
+                or self.config.get("severity") != "error":
+            return model
+        keys_table, keys = self.written[model]
+        matches = " and ".join(f"{model}.{key} is not distinct from written.{key}" for key in keys)
+        return f"(select {model}.* from {model} semi join {keys_table} as written on {matches})"
 
     def set_config(self, **values) -> str:
         self.config.update(values)
@@ -381,6 +399,8 @@ def ensure_state(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"create schema if not exists {STATE_SCHEMA}")
     connection.execute(f"create table if not exists {STATE_TABLE} (name varchar primary key, "
                        "fingerprint varchar not null, built_at timestamp not null)")
+    connection.execute(f"create table if not exists {TESTS_STATE_TABLE} (name varchar primary key, "
+                       "fingerprint varchar not null, passed_at timestamp not null)")
 
 
 def built_fingerprint(connection: duckdb.DuckDBPyConnection, name: str) -> str | None:
@@ -403,6 +423,9 @@ def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Pa
         if incremental:
             merged = merge_increment(connection, model, body)
             done = f"{merged} new rows"
+            strategy = model.config.get("incremental_strategy", "delete+insert")
+            if strategy == "delete+insert" and model.unique_key:
+                renderer.written[relation(model.name)] = (written_keys_table(model.name), model.unique_key)
         else:
             created = "view" if model.materialized == "view" else "table"
             connection.execute(f"create or replace {created} {relation(model.name)} as\n{body}")
@@ -419,13 +442,18 @@ def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Pa
         raise model_error(model, sql_dir, exc) from None
 
 
-BATCH, BATCH_KEYS = "__liqreport_batch", "__liqreport_batch_keys"
+BATCH = "__liqreport_batch"
+
+
+def written_keys_table(name: str) -> str:
+    return relation(f"__liqreport_written_{name}")
 
 
 def merge_increment(connection: duckdb.DuckDBPyConnection, model: Model, body: str) -> int:
     """dbt's delete+insert: the model's new rows into a temporary table; the target's rows that share a
     unique_key with them deleted through a join on a small table of the batch's distinct keys (not a
-    correlated multi-column IN, which crawls); then the batch inserted by column name."""
+    correlated multi-column IN, which crawls); then the batch inserted by column name. The keys table stays
+    until the build ends: the data tests read the rows written through it (Renderer.rows_written)."""
     target = relation(model.name)
     connection.execute(f"create or replace temporary table {BATCH} as\n{body}")
     try:
@@ -439,17 +467,16 @@ def merge_increment(connection: duckdb.DuckDBPyConnection, model: Model, body: s
                              f"{theirs}: run `liqreport build --full-refresh`.")
         strategy = model.config.get("incremental_strategy", "delete+insert")
         if strategy == "delete+insert" and model.unique_key:
-            keys = ", ".join(model.unique_key)
-            connection.execute(f"create or replace temporary table {BATCH_KEYS} as "
+            keys, written = ", ".join(model.unique_key), written_keys_table(model.name)
+            connection.execute(f"create or replace temporary table {written} as "
                                f"select distinct {keys} from {BATCH}")
-            matches = " and ".join(f"{target}.{key} is not distinct from {BATCH_KEYS}.{key}"
+            matches = " and ".join(f"{target}.{key} is not distinct from {written}.{key}"
                                    for key in model.unique_key)
-            connection.execute(f"delete from {target} using {BATCH_KEYS} where {matches}")
+            connection.execute(f"delete from {target} using {written} where {matches}")
         connection.execute(f"insert into {target} by name select * from {BATCH}")
         return connection.execute(f"select count(*) from {BATCH}").fetchone()[0]
     finally:
         connection.execute(f"drop table if exists {BATCH}")
-        connection.execute(f"drop table if exists {BATCH_KEYS}")
 
 
 MEMORY_LIMIT = "800MB"
@@ -477,6 +504,7 @@ def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None
     order = [name for name in order if name in chosen]
     tests = datatests.discover_tests(sql_dir, renderer) if run_tests else []
     tests = [test for test in tests if test.refs <= chosen]
+    macros = "".join(path.read_text() for path in sorted((sql_dir / "macros").glob("*.sql")))
 
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     results = RunResults(command="build")
@@ -490,8 +518,12 @@ def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None
                 try:
                     if any(models[name].materialized == "incremental" for name in order):
                         ensure_state(connection)
+                    renderer.trusted_tests = passed_tests(connection, tests, macros)
                     build_models(connection, models, order, sql_dir, renderer, results, log, full_refresh)
+                    # compiled again now (dbt compiles a node just before it runs): they see what was written
+                    tests = [datatests.compile_test(renderer, test) for test in tests]
                     datatests.run_tests(connection, tests, results, log)
+                    record_passed_tests(connection, tests, macros)
                 except BaseException:
                     connection.rollback()
                     raise
@@ -514,6 +546,36 @@ def build(warehouse: Path, sql_dir: Path, variables: dict, *, select: str | None
     results.write(results_path)
     log(results.summary_line())
     return results
+
+
+def test_fingerprint(test: datatests.DataTest, macros: str) -> str:
+    return hashlib.sha256(f"{test.path.read_text()}\0{macros}".encode()).hexdigest()
+
+
+def passed_tests(connection, tests: list[datatests.DataTest], macros: str) -> set[str]:
+    """The tests that passed, as they are defined now, in the last committed build (none without state)."""
+    if existing_kind_in(connection, STATE_SCHEMA, "data_tests") is None:
+        return set()
+    recorded = dict(connection.execute(f"select name, fingerprint from {TESTS_STATE_TABLE}").fetchall())
+    return {test.name for test in tests if recorded.get(test.name) == test_fingerprint(test, macros)}
+
+
+def record_passed_tests(connection, tests: list[datatests.DataTest], macros: str) -> None:
+    """After every error-level test passed: those tests, and only those, vouch for the rows committed now. A
+    test that did not run (skipped, not selected) no longer does: the rows this build wrote are unchecked."""
+    if existing_kind_in(connection, STATE_SCHEMA, "data_tests") is None:
+        return
+    connection.execute(f"delete from {TESTS_STATE_TABLE}")
+    for test in tests:
+        if test.severity == "error":
+            connection.execute(f"insert into {TESTS_STATE_TABLE} values (?, ?, now()::timestamp)",
+                               [test.name, test_fingerprint(test, macros)])
+
+
+def existing_kind_in(connection: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
+    row = connection.execute("select table_type from information_schema.tables where table_schema = ? "
+                             "and table_name = ?", [schema, name]).fetchone()
+    return None if row is None else row[0]
 
 
 @contextlib.contextmanager

@@ -1,26 +1,27 @@
 -- every fact table and the by-exchange staging model have one row per key
+-- (an incremental build checks the rows it wrote, a full refresh every row: macros/rows_written.sql)
 -- (grouped by the key columns themselves: casting millions of keys to text before grouping costs seconds)
 with duplicates as (
     select 'fct_liquidations_hourly' as model, asset, null as exchange, hour::varchar as at, count(*) as rows
-    from {{ ref('fct_liquidations_hourly') }} group by asset, hour having count(*) > 1
+    from {{ rows_written(ref('fct_liquidations_hourly')) }} group by asset, hour having count(*) > 1
     union all
     select 'fct_liquidations_hourly_by_exchange', asset, exchange, hour::varchar, count(*)
-    from {{ ref('fct_liquidations_hourly_by_exchange') }} group by asset, exchange, hour having count(*) > 1
+    from {{ rows_written(ref('fct_liquidations_hourly_by_exchange')) }} group by asset, exchange, hour having count(*) > 1
     union all
     select 'fct_liquidations_daily', asset, null, day::varchar, count(*)
-    from {{ ref('fct_liquidations_daily') }} group by asset, day having count(*) > 1
+    from {{ rows_written(ref('fct_liquidations_daily')) }} group by asset, day having count(*) > 1
     union all
     select 'fct_liquidations_weekly', asset, null, week_start::varchar, count(*)
-    from {{ ref('fct_liquidations_weekly') }} group by asset, week_start having count(*) > 1
+    from {{ rows_written(ref('fct_liquidations_weekly')) }} group by asset, week_start having count(*) > 1
     union all
     select 'fct_liquidations_daily_by_exchange', asset, exchange, day::varchar, count(*)
-    from {{ ref('fct_liquidations_daily_by_exchange') }} group by asset, exchange, day having count(*) > 1
+    from {{ rows_written(ref('fct_liquidations_daily_by_exchange')) }} group by asset, exchange, day having count(*) > 1
     union all
     select 'fct_liquidations_weekly_by_exchange', asset, exchange, week_start::varchar, count(*)
-    from {{ ref('fct_liquidations_weekly_by_exchange') }} group by asset, exchange, week_start having count(*) > 1
+    from {{ rows_written(ref('fct_liquidations_weekly_by_exchange')) }} group by asset, exchange, week_start having count(*) > 1
     union all
     select 'stg_liquidations_by_exchange', asset, exchange, "interval" || ' ' || interval_start::varchar, count(*)
-    from {{ ref('stg_liquidations_by_exchange') }} group by asset, exchange, "interval", interval_start having count(*) > 1
+    from {{ rows_written(ref('stg_liquidations_by_exchange')) }} group by asset, exchange, "interval", interval_start having count(*) > 1
 ),
 
 final as (

@@ -1,5 +1,8 @@
 -- long + short = total: trades exactly, USD amounts to a relative 1e-9 (float noise), totals and per exchange
-with measures as (select * from {{ ref('int_liquidation_measures') }}),
+-- (an incremental build checks the rows it wrote, a full refresh every row: macros/rows_written.sql)
+with measures as (
+    {{ measure_rows(rows_written(ref('stg_liquidations')), rows_written(ref('stg_liquidations_by_exchange'))) }}
+),
 
 final as (
     select *

@@ -1,5 +1,8 @@
 -- trades and USD amounts are counts and volumes: never negative, never null, in totals and per exchange
-with measures as (select * from {{ ref('int_liquidation_measures') }}),
+-- (an incremental build checks the rows it wrote, a full refresh every row: macros/rows_written.sql)
+with measures as (
+    {{ measure_rows(rows_written(ref('stg_liquidations')), rows_written(ref('stg_liquidations_by_exchange'))) }}
+),
 
 final as (
     select *

@@ -1,6 +1,7 @@
 -- interval starts fall on the interval grid (whole hours; whole days for 1d/24h) and interval_time
+-- (an incremental build checks the rows it wrote, a full refresh every row: macros/rows_written.sql)
 -- agrees with interval_timestamp (after normalising its unit)
-with liquidations as (select * from {{ ref('stg_liquidations') }}),
+with liquidations as (select * from {{ rows_written(ref('stg_liquidations')) }}),
 
 final as (
     select asset, "interval", interval_start, interval_time, interval_timestamp, timestamp_unit
