@@ -8,7 +8,7 @@
 
 A fetch lands one range (consecutive weeks of one asset, one continuation chain) into one folder. Its
 manifest lists the pages landed and the windows complete so far; it is rewritten, atomically, each time a
-page completes another window, and only after every page it lists has been read back with its sha256. So
+page completes another window, and only after every page it lists is on disk as written and durable. So
 a run killed at any point leaves complete windows that readers use and pages nobody reads: readers read
 only the pages a manifest lists, and a fetch folder without a manifest is incomplete. The next fetch
 removes what a killed run left (folders without a manifest, unlisted pages, temp files), under the output
