@@ -75,6 +75,17 @@ def model_variables(settings: Settings, period: Period) -> dict:
         "report_end": period.end.strftime("%Y-%m-%d %H:%M:%S"),
         "assets": ",".join(settings.assets),  # validated codes: safe inside a SQL string literal
         "history_start": settings.history_start.strftime("%Y-%m-%d %H:%M:%S"),
+        **price_variables(settings),
+    }
+
+
+def price_variables(settings: Settings) -> dict:
+    """`price_enabled` and `price_instruments` ("btc=binc/perpetual-future/btc-usdt,…", validated codes) for
+    the price models (docs/architecture.md §3): the reference instrument of each asset the report asks for."""
+    instruments = [settings.price.instrument_for(asset) for asset in settings.assets]
+    return {
+        "price_enabled": "true" if settings.price.enabled else "false",
+        "price_instruments": ",".join(f"{entry.asset}={entry.path}" for entry in instruments if entry),
     }
 
 

@@ -63,10 +63,11 @@ def land_liquidations(landing, start: datetime, end: datetime, by_hour: dict[dat
 
 
 def run(tmp_path, landing, *, instruments: dict | None = None, assets: str = "btc", report_start=W09,
-        report_end=W10, run_tests: bool = True):
+        report_end=W10, run_tests: bool = True, price_enabled: bool = True):
     variables = model_variables(landing, report_start, report_end) | {
         "assets": assets, "price_instruments": price_instruments({"btc": BTC_PERP} if instruments is None
-                                                                  else instruments)}
+                                                                  else instruments),
+        "price_enabled": "true" if price_enabled else "false"}
     lines: list[str] = []
     results = build(tmp_path / "warehouse.duckdb", SQL_DIR, variables, run_tests=run_tests, log=lines.append)
     return duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True), results
@@ -306,15 +307,26 @@ def test_without_price_pages_every_price_table_is_empty_and_the_build_passes(tmp
     assert connection.execute("select count(*) from fct_liquidations_hourly").fetchone()[0] == 168
 
 
-def test_price_off_ignores_landed_price_pages(tmp_path):
+def test_price_off_ignores_landed_price_pages_and_says_it_is_off(tmp_path):
     landing = tmp_path / "landing"
     land_prices(landing, W09, bars_from_closes(100.0, [101.0] * 168))
     land_liquidations(landing, W09, W10, {W09 + HOUR: (1.0, 2.0)})
-    connection, results = run(tmp_path, landing, instruments={})
+    connection, results = run(tmp_path, landing, instruments={}, price_enabled=False)
     counts = {table: connection.execute(f"select count(*) from {table}").fetchone()[0]
-              for table in (*PRICE_TABLES[1:], "rpt_price_coverage")}
-    assert counts == dict.fromkeys((*PRICE_TABLES[1:], "rpt_price_coverage"), 0)
+              for table in (*PRICE_TABLES[1:], "rpt_price_timeline")}
+    assert counts == dict.fromkeys((*PRICE_TABLES[1:], "rpt_price_timeline"), 0)
+    coverage = rows(connection, "select asset, instrument, price_status, hours_with_price "
+                                "from rpt_price_coverage")
+    assert coverage == [{"asset": "btc", "instrument": None, "price_status": "off", "hours_with_price": 0}]
     assert results.failed == 0
+
+
+def test_price_on_without_any_instrument_says_so_for_each_asset(tmp_path):
+    landing = tmp_path / "landing"
+    land_liquidations(landing, W09, W10, {W09 + HOUR: (1.0, 2.0)})
+    connection, _ = run(tmp_path, landing, instruments={})
+    assert rows(connection, "select asset, price_status from rpt_price_coverage") == [
+        {"asset": "btc", "price_status": "no_instrument"}]
 
 
 def test_no_access_and_assets_without_an_instrument_are_stated_not_hidden(tmp_path):
@@ -392,7 +404,8 @@ def test_every_price_model_and_column_is_documented(tmp_path):
     land_prices(landing, W09, bars_from_closes(100.0, [100.0]))
     connection, _ = run(tmp_path, landing)
     measures = ["total_trades", "total_amount", "long_trades", "long_amount", "short_trades", "short_amount"]
-    for table in (*PRICE_TABLES, "rpt_price_coverage", "stg_price_reference_instruments"):
+    for table in (*PRICE_TABLES, "rpt_price_coverage", "stg_price_reference_instruments",
+                  "rpt_price_timeline", "rpt_price_cross_asset"):
         line = next((line for line in architecture.splitlines() if line.startswith(f"| `{table}`")), None)
         assert line is not None, f"{table} is not in docs/architecture.md §3"
         cell = re.split(r"(?<!\\)\|", line)[3]
