@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from landing_fixtures import answer_time_of, iso_z, week_monday
 
 BTC_PERP = ("binc", "perpetual-future", "btc-usdt")
+WEEK = timedelta(weeks=1)
 
 
 def ohlcv_row(hour: datetime, bar: tuple[float, float, float, float] | None, volume: float = 10.5) -> dict:
@@ -120,3 +121,38 @@ def land_price_from_api(session, base_url: str, landing: Path, asset: str, instr
 def price_instruments(instruments: dict[str, tuple[str, str, str]]) -> str:
     """The run variable `price_instruments` (architecture §3): "btc=binc/perpetual-future/btc-usdt,…"."""
     return ",".join(f"{asset}={'/'.join(codes)}" for asset, codes in instruments.items())
+
+
+def land_simulated_prices(settings, base_url: str, start: datetime, end: datetime, *,
+                          fetch_id: str = "20250601T000000000000Z", page_size: int = 1000) -> dict:
+    """Land hourly OHLCV of each asset's reference instrument (settings.price) for every ISO week in
+    [start, end), one fetch a week, as the price fetch will; a 403 lands the no-access record of that week
+    and of every later one (without asking again). Returns {asset: rows landed} (no entry for an asset
+    without an instrument or without access)."""
+    import requests
+
+    landed: dict[str, list[dict]] = {}
+    with requests.Session() as session:
+        for asset in settings.assets:
+            entry = settings.price.instrument_for(asset)
+            if entry is None:
+                continue
+            instrument = (entry.exchange, entry.instrument_class, entry.instrument)
+            monday, refusal = week_monday(start), None
+            while monday < end:
+                window_start, window_end = max(monday, start), min(monday + WEEK, end)
+                if refusal is None:
+                    try:
+                        rows = land_price_from_api(session, base_url, settings.landing_dir, asset, instrument,
+                                                   window_start, window_end, fetch_id=fetch_id,
+                                                   page_size=page_size)
+                        landed.setdefault(asset, []).extend(rows)
+                    except requests.HTTPError as error:
+                        if error.response.status_code != 403:
+                            raise
+                        refusal = error.response.json()["message"]
+                if refusal is not None:
+                    land_no_access(settings.landing_dir, asset, window_start, window_end,
+                                   instrument=instrument, fetch_id=fetch_id, message=refusal)
+                monday += WEEK
+    return landed
