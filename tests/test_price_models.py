@@ -291,6 +291,35 @@ def test_a_partly_covered_week_shows_no_move_but_says_how_much_is_covered(tmp_pa
     assert results.failed == 0
 
 
+def test_cross_asset_ranks_by_usd_per_1pct_move_not_by_usd_and_says_why_others_have_none(tmp_path):
+    """btc: $1M liquidated over a 10 % swing and back (Σ|r| ≈ 20 %); eth: $300K over a 1 % swing and back
+    (≈ 2 %): eth liquidates more per 1 % move although btc liquidated more. sol: no instrument."""
+    landing = tmp_path / "landing"
+    eth = ("binc", "perpetual-future", "eth-usdt")
+    for asset, instrument, swing, amount in (("btc", BTC_PERP, 1.10, 1_000_000.0),
+                                             ("eth", eth, 1.01, 300_000.0)):
+        closes = [100.0] * 168
+        closes[5] = 100.0 * swing
+        land_prices(landing, W09, bars_from_closes(100.0, closes), asset=asset, instrument=instrument)
+        land_liquidations(landing, W09, W10, {W09 + 5 * HOUR: (amount, 0.0)}, asset=asset)
+    land_liquidations(landing, W09, W10, {W09 + 5 * HOUR: (5.0, 0.0)}, asset="sol")
+    connection, _ = run(tmp_path, landing, instruments={"btc": BTC_PERP, "eth": eth}, assets="btc,eth,sol")
+    got = rows(connection, "select asset, position, price_status, is_move_complete, price_change, "
+                           "hours_used, absolute_move_pct, total_per_pct_move, rank_per_move "
+                           "from rpt_price_cross_asset order by position")
+    btc_move = 100 * (0.10 + abs(100.0 / 110.0 - 1))  # the hour up and the hour back, in percent
+    eth_move = 100 * (0.01 + abs(100.0 / 101.0 - 1))
+    assert [(row["asset"], row["position"], row["price_status"], row["rank_per_move"]) for row in got] == [
+        ("btc", 1, "complete", 2), ("eth", 2, "complete", 1), ("sol", 3, "no_instrument", None)]
+    btc, eth_row, sol = got
+    # the first hour has no previous close: 167 hours have a return
+    assert (btc["hours_used"], btc["is_move_complete"], btc["price_change"]) == (167, True, 0.0)
+    assert btc["absolute_move_pct"] == pytest.approx(btc_move)
+    assert btc["total_per_pct_move"] == pytest.approx(1_000_000.0 / btc_move)
+    assert eth_row["total_per_pct_move"] == pytest.approx(300_000.0 / eth_move)
+    assert (sol["hours_used"], sol["total_per_pct_move"], sol["is_move_complete"]) == (0, None, False)
+
+
 # --- without price -----------------------------------------------------------------------------------
 
 
