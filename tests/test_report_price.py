@@ -45,15 +45,16 @@ def naive(moment: datetime) -> datetime:
 
 
 def land_week(output: Path) -> Settings:
+    """The report week and its trailing weeks through the run's own fetch (doge's instrument answers 403),
+    then xrp's price replaced by one landed only up to XRP_CUT."""
     options = PriceOptions(no_access_instruments=frozenset({"binc/perpetual-future/doge-usdt"}))
     with running_simulator(seed=7, now=NOW, empty_assets={"quiet"}, price_options=options) as simulator:
         settings = Settings(output_dir=output, assets=ASSETS, base_url=simulator.base_url,
                             api_key=DEMO_API_KEY)
         pipeline.fetch(settings, WEEK, log=lambda line: None)
-        start, base_url = pipeline.fetch_start(WEEK), simulator.base_url
-        others = settings.with_(assets=("btc", "eth", "doge", "quiet"))
-        land_simulated_prices(others, base_url, start, WEEK.end)
-        land_simulated_prices(settings.with_(assets=("xrp",)), base_url, start, XRP_CUT)
+        shutil.rmtree(settings.landing_dir / "trades_ohlcv" / "asset=xrp")
+        land_simulated_prices(settings.with_(assets=("xrp",)), simulator.base_url, pipeline.fetch_start(WEEK),
+                              XRP_CUT)
     return settings
 
 
@@ -91,23 +92,30 @@ def priced(tmp_path_factory) -> PricedReport:
 # --- expected values, from the landed JSON pages ------------------------------------------------------
 
 
-def newest_complete(window: Path) -> Path | None:
-    complete = sorted(folder for folder in window.iterdir() if (folder / "_manifest.json").is_file())
-    return complete[-1] if complete else None
+def manifests(landing: Path, endpoint: str, asset: str) -> list[tuple[Path, dict]]:
+    """(fetch folder, manifest) of every complete fetch, oldest first (fetch ids sort in time)."""
+    folder = landing / endpoint / f"asset={asset}" / "interval=1h"
+    found = sorted(folder.glob("fetch=*/_manifest.json")) if folder.is_dir() else []
+    return [(path.parent, json.loads(path.read_text())) for path in found]
+
+
+def window_rows(fetch: Path, window: dict, time_of) -> list[tuple[datetime, dict]]:
+    """(hour, row) of the rows inside a window, from the pages its manifest lists for it."""
+    start, end = (naive(datetime.fromisoformat(window[key].replace("Z", "+00:00")))
+                  for key in ("start_time", "end_time"))
+    rows = [row for page in window["pages"] for row in json.loads((fetch / page).read_text())["data"]]
+    return [(time_of(row), row) for row in rows if start <= time_of(row) < end]
 
 
 def landed_bars(landing: Path, asset: str) -> dict[datetime, tuple[float, float, float, float]]:
-    """hour → (open, high, low, close) from the newest complete landed fetch of each price window."""
+    """hour → (open, high, low, close) from the newest landed fetch of each price window."""
     bars = {}
-    folder = landing / "trades_ohlcv" / f"asset={asset}" / "interval=1h"
-    for window in sorted(folder.iterdir()) if folder.is_dir() else []:
-        fetch = newest_complete(window)
-        if fetch is None or json.loads((fetch / "_manifest.json").read_text()).get("outcome") != "landed":
-            continue
-        for page in sorted(fetch.glob("page-*.json")):
-            for row in json.loads(page.read_text())["data"]:
+    for fetch, manifest in manifests(landing, "trades_ohlcv", asset):
+        for window in manifest["windows"] if manifest.get("outcome") == "landed" else []:
+            for hour, row in window_rows(fetch, window, lambda row: naive(
+                    datetime.fromtimestamp(row["timestamp"] / 1000, UTC))):
+                bars.pop(hour, None)
                 if row["close"] is not None:
-                    hour = datetime.fromtimestamp(row["timestamp"] / 1000, UTC).replace(tzinfo=None)
                     bars[hour] = tuple(float(row[key]) for key in ("open", "high", "low", "close"))
     return bars
 
@@ -115,20 +123,15 @@ def landed_bars(landing: Path, asset: str) -> dict[datetime, tuple[float, float,
 def landed_liquidations(landing: Path, asset: str) -> dict[datetime, float]:
     """hour → total USD liquidated, every hour of a complete window (an hour the API left out is zero)."""
     hours = {}
-    folder = landing / "liquidation_token" / f"asset={asset}" / "interval=1h"
-    for window in sorted(folder.iterdir()) if folder.is_dir() else []:
-        fetch = newest_complete(window)
-        manifest = json.loads((fetch / "_manifest.json").read_text())
-        start = datetime.fromisoformat(manifest["start_time"].replace("Z", "+00:00"))
-        end = datetime.fromisoformat(manifest["end_time"].replace("Z", "+00:00"))
-        hour = naive(start)
-        while hour < naive(end):
-            hours[hour] = 0.0
-            hour += HOUR
-        for page in sorted(fetch.glob("page-*.json")):
-            for row in json.loads(page.read_text())["data"]:
-                hours[naive(datetime.fromisoformat(row["interval_time"].replace("Z", "+00:00")))] = float(
-                    row["total_amount"])
+    for fetch, manifest in manifests(landing, "liquidation_token", asset):
+        for window in manifest["windows"]:
+            hour = naive(datetime.fromisoformat(window["start_time"].replace("Z", "+00:00")))
+            while hour < naive(datetime.fromisoformat(window["end_time"].replace("Z", "+00:00"))):
+                hours[hour] = 0.0
+                hour += HOUR
+            for hour, row in window_rows(fetch, window, lambda row: naive(
+                    datetime.fromisoformat(row["interval_time"].replace("Z", "+00:00")))):
+                hours[hour] = float(row["total_amount"])
     return hours
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import requests
 
@@ -65,6 +66,7 @@ class RangeResult:
     requests: int
     retries: int
     error: FetchError | None = None
+    folder: Path | None = None  # the fetch folder (none when not attempted)
 
 
 class Interrupted(Exception):
@@ -214,9 +216,10 @@ def run_ranges(client: KaikoClient, zone: LandingZone, ranges: list[FetchRange],
 
 
 def fetch_chain(client: KaikoClient, zone: LandingZone, fetch_range: FetchRange, root: str,
-                stop: threading.Event, progress: Progress) -> RangeResult:
+                stop: threading.Event, progress: Progress, problem=page_problem) -> RangeResult:
     """Land one range: its pages in order, the manifest rewritten as windows complete. Errors come back in
-    the result, with the windows completed before them kept."""
+    the result, with the windows completed before them kept. `problem`: why a page must not land (the
+    endpoint's page_problem)."""
     if stop.is_set():
         not_attempted = FetchError(f"{fetch_range.asset} {fetch_range.kind} {fetch_range.label} was not "
                                    "attempted.")
@@ -224,7 +227,8 @@ def fetch_chain(client: KaikoClient, zone: LandingZone, fetch_range: FetchRange,
     chain = client.pages(fetch_range)
     landing = RangeLanding(zone.begin(fetch_range), Coverage(fetch_range, client.sort), progress, {
         "api_root": root, "request_url": public_url(client.endpoint(fetch_range.asset)),
-        "request_params": client.first_params(fetch_range)})
+        "request_params": client.first_params(fetch_range),
+        "extra": client.manifest_keys(fetch_range.asset)}, problem)
     error: FetchError | None = None
     try:
         for page in chain:
@@ -248,15 +252,17 @@ def fetch_chain(client: KaikoClient, zone: LandingZone, fetch_range: FetchRange,
     if error is not None:
         landing.stopped(error)
     return RangeResult(fetch_range, landing.windows_done, len(landing.folder.pages),
-                       landing.rows, chain.requests, chain.retries, error)
+                       landing.rows, chain.requests, chain.retries, error, landing.folder.path)
 
 
 class RangeLanding:
     """The landing side of one chain: each page landed, the manifest rewritten when a window completes."""
 
-    def __init__(self, folder: FetchFolder, coverage: Coverage, progress: Progress, manifest_args: dict):
+    def __init__(self, folder: FetchFolder, coverage: Coverage, progress: Progress, manifest_args: dict,
+                 problem=page_problem):
         self.folder, self.coverage, self.progress = folder, coverage, progress
         self.manifest_args = manifest_args
+        self.problem = problem
         self.from_simulator = True
         self.windows_done = 0
         self.rows = 0
@@ -272,7 +278,7 @@ class RangeLanding:
     def land(self, page, *, last: bool = False) -> None:
         """Land one page; rewrite the manifest if it completed a window (the last page's rewrite is
         finish()'s)."""
-        problem = page_problem(page.body)
+        problem = self.problem(page.body)
         if problem:
             path = self.quarantine(page.number, page.raw, problem)
             raise FetchError(f"page {page.number} of {self.coverage.range.asset} {self.coverage.range.kind} "
