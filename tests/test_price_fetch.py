@@ -189,23 +189,31 @@ def test_the_build_reads_closes_and_returns_from_the_landed_pages(tmp_path):
 
 
 def test_hours_outside_complete_price_windows_are_not_covered(tmp_path):
-    """Chains whose retries run out leave their weeks without price: those hours are not in the fact, and
-    the report week says it has none."""
+    """A chain over two weeks at 120 rows a page: page 2 completes the first week and holds 72 hours of the
+    second, then page 3 fails. The manifest marks the first week only; the build reads no hour of the
+    second, not even those landed on page 2."""
     with running_simulator() as sim:
         settings = sim_settings(sim, tmp_path, assets=("btc",), concurrency=1)
         pipeline.fetch(settings.with_(price=PriceSettings(enabled=False)), WEEK, log=QUIET)
-    with running_simulator(faults=FaultPlan(script=["ok", *["500"] * 8])) as sim:
-        # 2,184 hours at 1,000 a page: three chains of a page each; the first lands, the others fail 4 times
-        fetch_prices(settings.with_(base_url=sim.base_url), pipeline.fetch_start(WEEK), WEEK.end, log=QUIET,
-                     page_size=1000)
-    [fetch] = [f for f in price_fetches(settings.landing_dir, "btc") if (f / "_manifest.json").exists()]
-    complete = manifest_of(fetch)["windows"]
-    assert 0 < len(complete) < 13
+    first_week = WEEK.start - timedelta(weeks=1)
+    with running_simulator(faults=FaultPlan(script=["ok", "ok", *["500"] * 4])) as sim:
+        summary = fetch_prices(settings.with_(base_url=sim.base_url), first_week, WEEK.end, log=QUIET,
+                               page_size=120)
+    assert (summary.ranges, summary.windows_fetched, summary.failed) == (1, 1, ["btc"])
+    [fetch] = price_fetches(settings.landing_dir, "btc")
+    manifest = manifest_of(fetch)
+    assert [w["window"] for w in manifest["windows"]] == [f"{first_week:%Y-%m-%d}"]
+    assert manifest["complete"] is False and "500" in manifest["error"]
+    assert len(json.loads((fetch / "page-00002.json").read_bytes())["data"]) == 120  # 72 of them next week
     pipeline.build(settings, WEEK, log=QUIET)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
-        last = connection.execute("select max(hour) from fct_prices_hourly").fetchone()[0]
+        staged = connection.execute("select min(interval_start), max(interval_start), count(*) "
+                                    "from stg_prices").fetchone()
+        fact = connection.execute("select max(hour), count(*) from fct_prices_hourly").fetchone()
         status = connection.execute("select price_status from rpt_price_coverage").fetchone()[0]
-    assert last == datetime.fromisoformat(complete[-1]["end_time"].replace("Z", "")) - HOUR
+    naive_week = first_week.replace(tzinfo=None)
+    assert staged == (naive_week, naive_week + 167 * HOUR, 168)
+    assert fact == (naive_week + 167 * HOUR, 168)
     assert status == "not_landed"
 
 
