@@ -246,10 +246,10 @@ def record_result(summary: PriceFetchSummary, result: RangeResult, client: Price
     instrument = client.instruments[asset].path
     if isinstance(error, ApiRefusal) and error.status == 403 and not result.windows_done:
         record_no_access(result.folder, fetch_range, client, root, error)
-        if asset not in summary.no_access:
+        if asset not in summary.no_access:  # one line an asset, however many of its ranges were refused
             summary.no_access.append(asset)
-        log(f"[price] {asset}: the key has no access to {instrument} ({error.api_message.rstrip('.')}); "
-            "the report goes on without its price")
+            log(f"[price] {asset}: the key has no access to {instrument} ({error.api_message.rstrip('.')}); "
+                "the report goes on without its price")
         return
     if asset not in summary.failed:
         summary.failed.append(asset)
