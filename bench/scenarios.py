@@ -22,6 +22,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 BENCH_KEY = "bench"
+OHLCV_MAX_PAGE_SIZE = 100_000  # Kaiko's documented maximum page_size of the OHLCV endpoint (KAIKO_FACTS.md)
 # 50 asset codes: the demo's five, then other liquid perpetuals (the simulator derives unknown assets' data).
 ASSETS = ("btc", "eth", "sol", "xrp", "doge", "ada", "avax", "link", "dot", "ltc", "bch", "trx", "near",
           "apt", "arb", "op", "sui", "ton", "uni", "atom", "fil", "etc", "inj", "sei", "tia", "wld", "pepe",
@@ -272,9 +273,12 @@ def run_liqreport(args: dict) -> dict:
         elif finished_step and finished_step[1] in opened:
             steps[finished_step[1]] = moment - opened[finished_step[1]]
     to_fetch = [re.search(r"(\d+) to fetch", message) for _, message in marks]
-    windows_to_fetch = sum(int(match[1]) for match in to_fetch if match)
+    windows_to_fetch = sum(int(match[1]) for match in to_fetch if match)  # liquidation and price windows
+    # "[price] done: 65 fetched, 0 skipped; 5 requests (0 retries), …" (report/fetch/prices.py)
+    price_done = [re.match(r"\[price\] done: .*?; (\d+) requests", message) for _, message in marks]
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "steps": steps,
-            "windows_to_fetch": windows_to_fetch}
+            "windows_to_fetch": windows_to_fetch,
+            "price_requests": sum(int(match[1]) for match in price_done if match)}
 
 
 @side
@@ -521,7 +525,9 @@ def scenario_render(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
 
 
 def scenario_run(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
-    """The whole weekly `run` on the demo, cold (fresh output folder), split by step."""
+    """The whole weekly `run` on the demo, cold (fresh output folder), split by step; its price fetch's
+    requests against their minimum."""
+    from report.pipeline import TRAILING_WEEKS
     from report.settings import DEMO_ASSETS
 
     week = last_complete_week_label()
@@ -539,12 +545,21 @@ def scenario_run(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
                 cpu=(ours["cpu_s"], theirs["cpu_s"]), notes=workers_note(ours).removeprefix("; "))]
     for step in ("fetch", "build", "render"):
         rows.append(row(f"4. … {step} step", ours["steps"].get(step), theirs["steps"].get(step)))
+    # the price fetch (report/fetch/prices.py) against its minimum: ceil(hours ÷ 100,000) an asset, the OHLCV
+    # endpoint's largest page, over the same 13 weeks as the liquidations
+    hours = (TRAILING_WEEKS + 1) * 7 * 24
+    minimum = len(assets) * math.ceil(hours / OHLCV_MAX_PAGE_SIZE)
+    rows.append(row("4. … price fetch in that run: requests vs the minimum (ceil(hours ÷ 100,000) an asset)",
+                    ours["price_requests"], minimum, unit="requests", ratio=ours["price_requests"] / minimum,
+                    target="the minimum", met=ours["price_requests"] == minimum,
+                    notes=f"{len(assets)} × ceil({hours} ÷ {OHLCV_MAX_PAGE_SIZE:,}) = {minimum}"))
     rows.append(row("4. the same run again, warm (landed, warehouse built): windows fetched",
                     warm["windows_to_fetch"], None, unit="windows", ratio=None,
                     rss=(warm["peak_rss_mb"], None), target="0 (complete windows are settled)",
-                    met=warm["windows_to_fetch"] == 0,
-                    notes=f"warm run {warm['seconds']:.1f}s: " + ", ".join(
-                        f"{step} {seconds:.1f}s" for step, seconds in warm["steps"].items())))
+                    met=warm["windows_to_fetch"] == 0 and warm["price_requests"] == 0,
+                    notes=f"liquidation and price windows; {warm['price_requests']} price requests; "
+                          f"warm run {warm['seconds']:.1f}s: " + ", ".join(
+                              f"{step} {seconds:.1f}s" for step, seconds in warm["steps"].items())))
     return rows
 
 

@@ -269,9 +269,118 @@ def subject_figures(overview: dict, label: str) -> str:
     return text + (" (partial data)" if coverage_words(overview) else "")
 
 
+# --- price context (issue 13): the move of each asset's reference instrument, and why there is none
+
+INSTRUMENT_CLASS_WORDS = {"perpetual-future": "perpetual", "future": "future", "spot": "spot",
+                          "option": "option"}
+
+
+def price_move(fraction: float | None) -> str:
+    """The period's price move as a verb: 'rose 15.3%', 'fell 8.2%', 'was unchanged'; '' without one."""
+    if fraction is None:
+        return ""
+    percent = abs(fraction) * 100
+    if percent < 0.05:
+        return "was unchanged"
+    return f"{'rose' if fraction > 0 else 'fell'} {percent:.1f}%"
+
+
+def move(fraction: float | None) -> str:
+    """A price move in a table: +15.3%, -8.2% (one decimal: price moves are small numbers); '–' without."""
+    if fraction is None:
+        return MISSING
+    text = f"{fraction * 100:+.1f}%"
+    return "0.0%" if text in ("+0.0%", "-0.0%") else text
+
+
+def percent(value: float | None) -> str:
+    """A figure already in percent (the *_pct columns): 73.4 → '73%', 4.21 → '4.2%'."""
+    if value is None:
+        return MISSING
+    return f"{value:.0f}%" if abs(value) >= 9.95 else f"{value:.1f}%"
+
+
+def correlation(value: float | None) -> str:
+    """Pearson's r to two decimals, with a real minus sign: −0.68."""
+    if value is None:
+        return MISSING
+    return f"{value:+.2f}".replace("-", "−").replace("+0.00", "0.00").replace("−0.00", "0.00")
+
+
+def price_level(value: float | None) -> str:
+    """A price in its quote currency with five significant figures: 257,462 · 7,439.6 · 818.50 · 6.1385."""
+    if value is None:
+        return MISSING
+    if abs(value) < 1:
+        return f"{value:.5g}"
+    return f"{value:,.{max(0, 5 - len(str(int(abs(value)))))}f}"
+
+
+def price_axis(value: float) -> str:
+    """Round axis labels: 258K, 7.4K, 818, 6.1, 0.38."""
+    size = abs(value)
+    if size >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if size >= 1e3:
+        return f"{value / 1e3:.3g}K"
+    return f"{value:.3g}"
+
+
+def quote_currency(instrument: str | None) -> str:
+    """'btc-usdt' → 'USDT' (Kaiko's base-quote codes); '' for a code without a quote."""
+    base, _, quote = (instrument or "").rpartition("-")
+    return quote.upper() if base else ""
+
+
+def instrument_label(exchange: str | None, instrument_class: str | None, instrument: str | None) -> str:
+    """'Binance BTC-USDT perpetual': the reference instrument as a reader says it."""
+    if not instrument:
+        return MISSING
+    kind = INSTRUMENT_CLASS_WORDS.get(instrument_class or "", instrument_class or "")
+    return " ".join(part for part in (exchange_label(exchange), instrument.upper(), kind) if part)
+
+
+def price_status_words(status: str | None, hours_covered: int = 0, hours_in_period: int = 0) -> str:
+    """Why an asset has (or lacks) a price, in a few words (rpt_price_coverage.price_status)."""
+    if status == "partial":
+        return (f"partial: {hours_covered} of {hours_in_period} hours fetched; the move is not shown and "
+                "per-1% figures use the covered hours only")
+    return PRICE_STATUS_WORDS.get(status or "", "no price data")
+
+
+def price_status_text(row: dict) -> str:
+    """rpt_price_coverage's row in words, with the hours that had no trade."""
+    text = price_status_words(row["price_status"], row["hours_price_covered"], row["hours_in_period"])
+    idle = row["hours_price_covered"] - row["hours_with_price"]
+    if idle > 0:
+        text += f"; {idle} hour{'s' if idle != 1 else ''} without a trade or a consistent bar (no price)"
+    return text
+
+
+def price_status_short(status: str | None) -> str:
+    """A word or two for a table cell: 'no access', 'not fetched', …"""
+    return PRICE_STATUS_SHORT.get(status or "", "no data")
+
+
+PRICE_STATUS_SHORT = {"complete": "complete", "partial": "partial", "off": "off", "no_access": "no access",
+                      "not_landed": "not fetched", "no_instrument": "no instrument"}
+
+
+PRICE_STATUS_WORDS = {
+    "complete": "complete",
+    "off": "off: price = false in liqreport.toml",
+    "no_access": "no access: the API key has no trade data for this instrument (HTTP 403)",
+    "not_landed": "not fetched: no complete price window covers the period (the next run asks again)",
+    "no_instrument": "no reference instrument: add a [price.<asset>] table to liqreport.toml",
+}
+
+
 FILTERS = {
     "usd": usd, "change": change, "share": share, "count": count, "zscore": zscore,
     "utc_hour": utc_hour, "hour_cell": hour_cell, "utc_day": utc_day, "utc_time": utc_time,
     "short_date": short_date,
     "exchange_name": exchange_name, "exchange_label": exchange_label, "asset_label": asset_label,
+    "price_move": price_move, "move": move, "percent": percent, "correlation": correlation,
+    "price_level": price_level, "price_status_text": price_status_text,
+    "price_status_short": price_status_short,
 }

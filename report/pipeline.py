@@ -9,7 +9,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from report.lock import output_lock
@@ -75,15 +75,32 @@ def model_variables(settings: Settings, period: Period) -> dict:
         "report_end": period.end.strftime("%Y-%m-%d %H:%M:%S"),
         "assets": ",".join(settings.assets),  # validated codes: safe inside a SQL string literal
         "history_start": settings.history_start.strftime("%Y-%m-%d %H:%M:%S"),
+        **price_variables(settings),
+    }
+
+
+def price_variables(settings: Settings) -> dict:
+    """`price_enabled` and `price_instruments` ("btc=binc/perpetual-future/btc-usdt,…", validated codes) for
+    the price models (docs/architecture.md §3): the reference instrument of each asset the report asks for."""
+    instruments = [settings.price.instrument_for(asset) for asset in settings.assets]
+    return {
+        "price_enabled": "true" if settings.price.enabled else "false",
+        "price_instruments": ",".join(f"{entry.asset}={entry.path}" for entry in instruments if entry),
     }
 
 
 def fetch(settings: Settings, period: Period, *, refresh: bool = False, log: Log = print, progress=None):
-    """Land the period and its trailing weeks; `progress` (report/fetch/progress.py) shows it as it goes."""
+    """Land the period and its trailing weeks, then the price of the same windows (report/fetch/prices.py,
+    never failing the run); `progress` (report/fetch/progress.py) shows the liquidation fetch as it goes."""
     from report.fetch.fetcher import fetch_range
+    from report.fetch.prices import fetch_prices
 
+    now = datetime.now(UTC)  # one clock for both fetches: the same windows, clipped to the same hour
     with writing(settings, "fetch", log), source(settings, log) as live:
-        return fetch_range(live, fetch_start(period), period.end, refresh=refresh, log=log, progress=progress)
+        summary = fetch_range(live, fetch_start(period), period.end, refresh=refresh, log=log, now=now,
+                              progress=progress)
+        fetch_prices(live, fetch_start(period), period.end, refresh=refresh, log=log, now=now)
+        return summary
 
 
 def build(

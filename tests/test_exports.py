@@ -110,7 +110,8 @@ def test_hourly_exports_say_missing_hours_are_missing_not_zero(tmp_path):
     assert hourly[("btc", week_before + 5 * HOUR)]["total_amount"] == 100.0
     assert hourly[("btc", week_before + 6 * HOUR)] == {
         "asset": "btc", "hour": week_before + 6 * HOUR, "covered": True, "total_trades": 0,
-        "total_amount": 0.0, "long_trades": 0, "long_amount": 0.0, "short_trades": 0, "short_amount": 0.0}
+        "total_amount": 0.0, "long_trades": 0, "long_amount": 0.0, "short_trades": 0, "short_amount": 0.0,
+        "close": None, "hourly_return": None, "high_low_range": None, "has_price": False}
     gap = hourly[("btc", cut)]
     assert gap["covered"] is False and gap["total_amount"] is None and gap["total_trades"] is None
     assert hourly[("eth", week_before)]["covered"] is False

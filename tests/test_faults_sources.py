@@ -31,7 +31,9 @@ def run_argv(output: Path, *extra: str) -> list[str]:
 
 
 def manifests(output: Path) -> list[dict]:
-    return [json.loads(path.read_text()) for path in (output / "landing").rglob("_manifest.json")]
+    """The liquidation manifests (the price fetch's, under trades_ohlcv, have their own tests)."""
+    return [json.loads(path.read_text())
+            for path in (output / "landing" / "liquidation_token").rglob("_manifest.json")]
 
 
 def current_roots(output: Path) -> set[str]:

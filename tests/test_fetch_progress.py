@@ -63,8 +63,8 @@ def test_without_a_terminal_a_backfill_prints_no_line_a_window(tmp_path):
         result = run_cli(liqreport("fetch", *ARGS, "--output-dir", str(tmp_path / "out")),
                          cli_env(sim.base_url), tmp_path)
     assert result.returncode == 0, result.stderr
-    lines = result.stderr.splitlines()
-    assert not [line for line in lines if PER_WINDOW_LINE.match(line)]
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("[price] ")]  # the price
+    assert not [line for line in lines if PER_WINDOW_LINE.match(line)]  # fetch follows, 5 requests, no bar
     assert lines[0].startswith("[fetch] 65 windows (btc, eth, sol, xrp, doge, 1h): 0 already landed and "
                                "settled, 65 to fetch in ")
     assert lines[-1].startswith("[fetch] done: 65 fetched, 0 skipped, 0 failed; ")
@@ -94,7 +94,8 @@ def test_on_a_terminal_a_backfill_shows_one_bar(tmp_path):
     text = output.decode()
     assert "\r\x1b[2K[fetch] [" in text and "/65 windows" in text
     assert "[fetch] [########################] 65/65 windows, " in text
-    printed = [line for line in text.replace("\r\n", "\n").split("\n") if line]
+    printed = [line for line in text.replace("\r\n", "\n").split("\n")
+               if line and not line.startswith("[price] ")]  # the price fetch's lines follow the bar
     assert not [line for line in printed if PER_WINDOW_LINE.match(line.split("\r")[-1])]
     assert printed[-1].startswith("[fetch] done: 65 fetched")
 

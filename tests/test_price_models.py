@@ -63,10 +63,11 @@ def land_liquidations(landing, start: datetime, end: datetime, by_hour: dict[dat
 
 
 def run(tmp_path, landing, *, instruments: dict | None = None, assets: str = "btc", report_start=W09,
-        report_end=W10, run_tests: bool = True):
+        report_end=W10, run_tests: bool = True, price_enabled: bool = True):
     variables = model_variables(landing, report_start, report_end) | {
         "assets": assets, "price_instruments": price_instruments({"btc": BTC_PERP} if instruments is None
-                                                                  else instruments)}
+                                                                  else instruments),
+        "price_enabled": "true" if price_enabled else "false"}
     lines: list[str] = []
     results = build(tmp_path / "warehouse.duckdb", SQL_DIR, variables, run_tests=run_tests, log=lines.append)
     return duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True), results
@@ -290,6 +291,35 @@ def test_a_partly_covered_week_shows_no_move_but_says_how_much_is_covered(tmp_pa
     assert results.failed == 0
 
 
+def test_cross_asset_ranks_by_usd_per_1pct_move_not_by_usd_and_says_why_others_have_none(tmp_path):
+    """btc: $1M liquidated over a 10 % swing and back (Σ|r| ≈ 20 %); eth: $300K over a 1 % swing and back
+    (≈ 2 %): eth liquidates more per 1 % move although btc liquidated more. sol: no instrument."""
+    landing = tmp_path / "landing"
+    eth = ("binc", "perpetual-future", "eth-usdt")
+    for asset, instrument, swing, amount in (("btc", BTC_PERP, 1.10, 1_000_000.0),
+                                             ("eth", eth, 1.01, 300_000.0)):
+        closes = [100.0] * 168
+        closes[5] = 100.0 * swing
+        land_prices(landing, W09, bars_from_closes(100.0, closes), asset=asset, instrument=instrument)
+        land_liquidations(landing, W09, W10, {W09 + 5 * HOUR: (amount, 0.0)}, asset=asset)
+    land_liquidations(landing, W09, W10, {W09 + 5 * HOUR: (5.0, 0.0)}, asset="sol")
+    connection, _ = run(tmp_path, landing, instruments={"btc": BTC_PERP, "eth": eth}, assets="btc,eth,sol")
+    got = rows(connection, "select asset, position, price_status, is_move_complete, price_change, "
+                           "hours_used, absolute_move_pct, total_per_pct_move, rank_per_move "
+                           "from rpt_price_cross_asset order by position")
+    btc_move = 100 * (0.10 + abs(100.0 / 110.0 - 1))  # the hour up and the hour back, in percent
+    eth_move = 100 * (0.01 + abs(100.0 / 101.0 - 1))
+    assert [(row["asset"], row["position"], row["price_status"], row["rank_per_move"]) for row in got] == [
+        ("btc", 1, "complete", 2), ("eth", 2, "complete", 1), ("sol", 3, "no_instrument", None)]
+    btc, eth_row, sol = got
+    # the first hour has no previous close: 167 hours have a return
+    assert (btc["hours_used"], btc["is_move_complete"], btc["price_change"]) == (167, True, 0.0)
+    assert btc["absolute_move_pct"] == pytest.approx(btc_move)
+    assert btc["total_per_pct_move"] == pytest.approx(1_000_000.0 / btc_move)
+    assert eth_row["total_per_pct_move"] == pytest.approx(300_000.0 / eth_move)
+    assert (sol["hours_used"], sol["total_per_pct_move"], sol["is_move_complete"]) == (0, None, False)
+
+
 # --- without price -----------------------------------------------------------------------------------
 
 
@@ -306,15 +336,26 @@ def test_without_price_pages_every_price_table_is_empty_and_the_build_passes(tmp
     assert connection.execute("select count(*) from fct_liquidations_hourly").fetchone()[0] == 168
 
 
-def test_price_off_ignores_landed_price_pages(tmp_path):
+def test_price_off_ignores_landed_price_pages_and_says_it_is_off(tmp_path):
     landing = tmp_path / "landing"
     land_prices(landing, W09, bars_from_closes(100.0, [101.0] * 168))
     land_liquidations(landing, W09, W10, {W09 + HOUR: (1.0, 2.0)})
-    connection, results = run(tmp_path, landing, instruments={})
+    connection, results = run(tmp_path, landing, instruments={}, price_enabled=False)
     counts = {table: connection.execute(f"select count(*) from {table}").fetchone()[0]
-              for table in (*PRICE_TABLES[1:], "rpt_price_coverage")}
-    assert counts == dict.fromkeys((*PRICE_TABLES[1:], "rpt_price_coverage"), 0)
+              for table in (*PRICE_TABLES[1:], "rpt_price_timeline")}
+    assert counts == dict.fromkeys((*PRICE_TABLES[1:], "rpt_price_timeline"), 0)
+    coverage = rows(connection, "select asset, instrument, price_status, hours_with_price "
+                                "from rpt_price_coverage")
+    assert coverage == [{"asset": "btc", "instrument": None, "price_status": "off", "hours_with_price": 0}]
     assert results.failed == 0
+
+
+def test_price_on_without_any_instrument_says_so_for_each_asset(tmp_path):
+    landing = tmp_path / "landing"
+    land_liquidations(landing, W09, W10, {W09 + HOUR: (1.0, 2.0)})
+    connection, _ = run(tmp_path, landing, instruments={})
+    assert rows(connection, "select asset, price_status from rpt_price_coverage") == [
+        {"asset": "btc", "price_status": "no_instrument"}]
 
 
 def test_no_access_and_assets_without_an_instrument_are_stated_not_hidden(tmp_path):
@@ -392,7 +433,8 @@ def test_every_price_model_and_column_is_documented(tmp_path):
     land_prices(landing, W09, bars_from_closes(100.0, [100.0]))
     connection, _ = run(tmp_path, landing)
     measures = ["total_trades", "total_amount", "long_trades", "long_amount", "short_trades", "short_amount"]
-    for table in (*PRICE_TABLES, "rpt_price_coverage", "stg_price_reference_instruments"):
+    for table in (*PRICE_TABLES, "rpt_price_coverage", "stg_price_reference_instruments",
+                  "rpt_price_timeline", "rpt_price_cross_asset"):
         line = next((line for line in architecture.splitlines() if line.startswith(f"| `{table}`")), None)
         assert line is not None, f"{table} is not in docs/architecture.md §3"
         cell = re.split(r"(?<!\\)\|", line)[3]

@@ -229,7 +229,7 @@ def test_summary_json_follows_the_delivery_contract(demo_report):
         "asset", "rank", "total_amount", "total_trades", "long_amount", "short_amount", "long_share",
         "share_of_all_assets", "average_size", "change_vs_last_week", "change_vs_4w_avg", "biggest_day",
         "biggest_hour", "dominant_exchange", "dominant_exchange_share", "spike_hours", "hours_covered",
-        "hours_in_period"}
+        "hours_in_period", "price"}
     assert {"total_amount", "change_vs_last_week", "change_vs_4w_avg", "long_share", "rank", "robust_z",
             "leading_asset", "leading_exchange", "by_exchange", "spike_hours", "weeks", "verdict"} <= set(
         summary["overview"])

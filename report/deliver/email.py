@@ -23,7 +23,17 @@ import css_inline
 from report.deliver.report_folder import artifact_path, load_summary
 from report.errors import DeliveryError
 from report.files import write_atomically
-from report.formatting import period_dates, side_share, subject_figures, utc_time
+from report.formatting import (
+    asset_label,
+    change,
+    period_dates,
+    price_move,
+    price_status_short,
+    side_share,
+    subject_figures,
+    usd,
+    utc_time,
+)
 from report.palette import PALETTE
 from report.settings import Settings, SmtpSettings, validate_email
 from report.templating import environment
@@ -204,8 +214,11 @@ def template_context(summary: dict, charts: list[dict], report_link: str | None,
     assets = []
     for entry in summary["assets"]:
         side, side_text = side_share(entry.get("long_share"))
+        price = entry.get("price") or {}
         assets.append({**entry, "side": side, "side_text": side_text,
-                       "coverage_gap": entry.get("hours_covered", 0) < entry.get("hours_in_period", 0)})
+                       "coverage_gap": entry.get("hours_covered", 0) < entry.get("hours_in_period", 0),
+                       "price_change": (price.get("move") or {}).get("change"),
+                       "price_note": price_note(entry["asset"], price)})
     spikes = []
     for spike in summary["overview"]["spike_hours"][:SPIKE_LINES]:
         side, side_text = side_share(spike["long_share"])
@@ -233,6 +246,28 @@ def template_context(summary: dict, charts: list[dict], report_link: str | None,
         "report_link": report_link,
         "report_where": where,
     }
+
+
+def price_note(asset: str, price: dict) -> str:
+    """'BTC fell 8.2%; $38.1M liquidated per 1% of hourly price moves (+20% vs 12 wk)', from summary.json's
+    price figures; why there is no price in a word or two; '' when price is off."""
+    status = price.get("status")
+    if not status or status == "off":
+        return ""
+    parts = []
+    if price.get("move"):
+        parts.append(f"{asset_label(asset)} {price_move(price['move']['change'])}")
+    per_move = price.get("per_pct_move")
+    if per_move:
+        text = f"{usd(per_move['total'])} liquidated per 1% of hourly price moves"
+        if per_move.get("change_vs_trailing") is not None:
+            text += f" ({change(per_move['change_vs_trailing'])} vs 12 wk)"
+        parts.append(text)
+    if not parts:
+        return f"no price: {price_status_short(status)}"
+    if status == "partial":
+        parts.append(f"price for {price['hours_with_price']} of {price['hours_in_period']} hours")
+    return "; ".join(parts)
 
 
 def inline_css(html: str) -> str:

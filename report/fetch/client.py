@@ -149,7 +149,10 @@ class Page:
 
     @property
     def answer_time(self) -> str | None:
-        return self.body.get("answer_time") if isinstance(self.body, dict) else None
+        """The liquidation envelope's `answer_time`; the OHLCV envelope calls it `time`."""
+        if not isinstance(self.body, dict):
+            return None
+        return self.body.get("answer_time") or self.body.get("time")
 
 
 class MalformedPage(FetchError):
@@ -169,7 +172,21 @@ class ApiUnreachable(FetchError):
     """Every attempt to connect failed: the other windows would only wait out the same retries."""
 
 
+class ApiRefusal(FetchError):
+    """The API refused the request (a 4xx other than 429): `status`, and the API's own `api_message`
+    (redacted), e.g. the 403 of a key without access to an endpoint."""
+
+    def __init__(self, text: str, status: int, api_message: str, from_simulator: bool = False):
+        super().__init__(text)
+        self.status, self.api_message, self.from_simulator = status, api_message, from_simulator
+
+
 class KaikoClient:
+    """The liquidation endpoint. Another endpoint (report/fetch/prices.py) subclasses it: its URL, its
+    rows' bucket start (`row_start`), its page size and the keys its manifests add."""
+
+    row_start = staticmethod(bucket_start)
+
     def __init__(self, settings: Settings, session: requests.Session, limiter: TokenBucket | None = None,
                  sort: str = "asc"):
         self.settings = settings
@@ -197,12 +214,20 @@ class KaikoClient:
         with self._quiet:
             self._quiet.wait_for(lambda: not self._receiving, timeout_s)
 
+    @property
+    def page_size(self) -> int:
+        return self.settings.page_size
+
     def endpoint(self, asset: str) -> str:
         return f"{self.settings.api_root}/v2/data/{ENDPOINT}/{asset}"
 
     def first_params(self, window: FetchWindow | FetchRange) -> dict:
-        return {"interval": window.interval, "page_size": self.settings.page_size, "sort": self.sort,
+        return {"interval": window.interval, "page_size": self.page_size, "sort": self.sort,
                 "start_time": window.start_time, "end_time": window.end_time}
+
+    def manifest_keys(self, asset: str) -> dict:
+        """Keys the endpoint adds to its manifests (none here)."""
+        return {}
 
     def headers(self) -> dict:
         return {"X-Api-Key": self.settings.api_key or "", "Accept": "application/json",
@@ -265,7 +290,7 @@ class ChainBounds:
         earliest = self.start - timedelta(hours=interval_hours(self.interval))
         for row, moment in zip(rows, starts if starts is not None else map(bucket_start, rows), strict=True):
             if moment is not None and not earliest < moment < self.end:
-                return str(row.get("interval_time"))
+                return str(row.get("interval_time") or _z(moment))
         return None
 
 
@@ -296,7 +321,7 @@ class PageChain:
         self.window = window
         self.next_request: tuple[str, dict | None] | None = (client.endpoint(window.asset),
                                                               client.first_params(window))
-        self.bounds = ChainBounds(window.start, window.end, window.interval, client.settings.page_size)
+        self.bounds = ChainBounds(window.start, window.end, window.interval, client.page_size)
         self.pages_read = 0
         self.requests = 0
         self.retries = 0
@@ -313,7 +338,7 @@ class PageChain:
             raw, body, from_simulator = self._get(url, params)
             self.pages_read += 1
             data = body.get("data") if isinstance(body, dict) else None
-            starts = list(map(bucket_start, data)) if isinstance(data, list) else None
+            starts = list(map(self.client.row_start, data)) if isinstance(data, list) else None
             problem = self.bounds.problem(self.pages_read, body, starts)
             if problem:
                 raise ChainError(f"Kaiko API chain for {self.where} stopped: {problem}; none of its "
@@ -417,7 +442,7 @@ class PageChain:
                 f"{message.rstrip('.')}")
         if status in (401, 403):
             text += f"; {AUTH_HINT}"
-        return FetchError(text + ".")
+        return ApiRefusal(text + ".", status, message, IDENTITY_HEADER in response.headers)
 
 
 # Parsing a page is most of the client's own work a page (a 1,000-row page is ~1.4 MB of JSON): orjson

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import requests
 
@@ -68,6 +69,7 @@ class RangeResult:
     requests: int
     retries: int
     error: FetchError | None = None
+    folder: Path | None = None  # the fetch folder (none when not attempted)
 
 
 class Interrupted(Exception):
@@ -234,16 +236,17 @@ def progress_windows(progress: Progress) -> int:
 
 
 def fetch_chain(client: KaikoClient, zone: LandingZone, fetch_range: FetchRange, root: str,
-                stop: threading.Event, progress: Progress) -> RangeResult:
+                stop: threading.Event, progress: Progress, problem=page_problem) -> RangeResult:
     """Land one range: its pages in order, the manifest rewritten as windows complete, all in this thread.
-    Errors come back in the result, with the windows completed before them kept."""
-    _, landed = start_chain(client, zone, fetch_range, root, stop, progress, None)
+    Errors come back in the result, with the windows completed before them kept. `problem`: why a page
+    must not land (the endpoint's page_problem)."""
+    _, landed = start_chain(client, zone, fetch_range, root, stop, progress, None, problem)
     return landed.result()
 
 
 def start_chain(client: KaikoClient, zone: LandingZone, fetch_range: FetchRange, root: str,
-                stop: threading.Event, progress: Progress,
-                landers: ThreadPoolExecutor | None) -> tuple[FetchError | None, Future]:
+                stop: threading.Event, progress: Progress, landers: ThreadPoolExecutor | None,
+                problem=page_problem) -> tuple[FetchError | None, Future]:
     """Ask for one range's pages in order and queue each on the range's landing lane (lanes.py), which runs
     on `landers` (None: in this thread). Returns the chain's own error, if any, at once, and the future of
     the RangeResult, which resolves when the lane has landed what the chain read."""
@@ -257,7 +260,8 @@ def start_chain(client: KaikoClient, zone: LandingZone, fetch_range: FetchRange,
     begin = functools.partial(zone.begin, fetch_range)
     landing = RangeLanding(begin, Coverage(fetch_range, client.sort), progress, {
         "api_root": root, "request_url": public_url(client.endpoint(fetch_range.asset)),
-        "request_params": client.first_params(fetch_range)})
+        "request_params": client.first_params(fetch_range),
+        "extra": client.manifest_keys(fetch_range.asset)}, problem)
     # a lane's task waits (briefly) while bodies are coming in: their requests' slots free sooner
     lane = LandingLane(landers, client.wait_for_quiet if landers is not None else lambda: None)
     error: FetchError | None = None
@@ -281,9 +285,10 @@ class RangeLanding:
     Used by one lane task at a time (lanes.py)."""
 
     def __init__(self, begin: Callable[[], FetchFolder], coverage: Coverage, progress: Progress,
-                 manifest_args: dict):
+                 manifest_args: dict, problem=page_problem):
         self.begin, self.coverage, self.progress = begin, coverage, progress
         self.manifest_args = manifest_args
+        self.problem = problem
         self.from_simulator = True
         self.windows_done = 0
         self.rows = 0
@@ -304,7 +309,7 @@ class RangeLanding:
     def land(self, page, *, last: bool = False) -> None:
         """Land one page; rewrite the manifest if it completed a window (the last page's rewrite is
         finish()'s)."""
-        problem = page_problem(page.body)
+        problem = self.problem(page.body)
         if problem:
             path = self.quarantine(page.number, page.raw, problem)
             raise FetchError(f"page {page.number} of {self.coverage.range.asset} {self.coverage.range.kind} "
@@ -338,7 +343,7 @@ class RangeLanding:
         if error is not None:
             self.stopped(error)
         return RangeResult(self.coverage.range, self.windows_done, len(self.folder.pages), self.rows,
-                           chain.requests, chain.retries, error)
+                           chain.requests, chain.retries, error, self.folder.path)
 
     def finish(self) -> None:
         self.coverage.finish()

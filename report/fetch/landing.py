@@ -352,8 +352,10 @@ class FetchFolder:
         self.verified = len(self.pages)
 
     def write_manifest(self, coverage: Coverage, *, source: str, api_root: str, request_url: str,
-                       request_params: dict, complete: bool, error: str | None = None) -> dict | None:
-        """(Re)write the manifest for the windows complete so far; None while no window is complete."""
+                       request_params: dict, complete: bool, error: str | None = None,
+                       extra: dict | None = None) -> dict | None:
+        """(Re)write the manifest for the windows complete so far; None while no window is complete.
+        `extra`: the endpoint's own keys (the price manifests' instrument and outcome)."""
         windows = coverage.complete()
         if not windows:
             return None
@@ -379,6 +381,7 @@ class FetchFolder:
                          "rows": coverage.rows[w.label], "pages": coverage.pages[w.label]} for w in windows],
             "complete": complete,
             "error": error,
+            **(extra or {}),
         }
         write_atomically(self.path / MANIFEST, orjson.dumps(self.manifest, option=orjson.OPT_INDENT_2))
         return self.manifest

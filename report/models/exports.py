@@ -20,6 +20,8 @@ from report.files import write_atomically
 from report.models.runner import connect
 
 MEASURES = ("total_trades", "total_amount", "long_trades", "long_amount", "short_trades", "short_amount")
+# the hourly price of the asset's reference instrument (fct_prices_hourly), beside its liquidations
+PRICE_COLUMNS = ("close", "hourly_return", "high_low_range", "has_price")
 DICTIONARY_FILE = "README.md"
 
 
@@ -33,8 +35,9 @@ class Export:
 
 
 EXPORTS = (
-    Export("hourly", "rpt_export_hourly", ("asset", "hour", "covered", *MEASURES), 2,
-           "One row per asset × UTC hour, from the first to the last hour any asset has data for"),
+    Export("hourly", "rpt_export_hourly", ("asset", "hour", "covered", *MEASURES, *PRICE_COLUMNS), 2,
+           "One row per asset × UTC hour, from the first to the last hour any asset has data for, with the "
+           "hour's price where one is known"),
     Export("hourly_by_exchange", "rpt_export_hourly_by_exchange",
            ("asset", "exchange", "hour", "covered", *MEASURES), 3,
            "One row per asset × exchange × UTC hour over the same hours, for every exchange the asset has"),
@@ -64,6 +67,13 @@ COLUMN_NOTES = {
     "short_trades": "events that closed short positions (forced buys), count",
     "short_amount": "USD of short liquidations",
     "hours_covered": "covered hours in the day (of 24) or week (of 168): fewer means part of it is missing",
+    "close": "last traded price of the hour on the asset's reference instrument (e.g. Binance's BTC-USDT "
+             "perpetual), in its quote currency; empty unless has_price",
+    "hourly_return": "close / the previous hour's close - 1, a fraction (0.01 = 1 %); empty for the first "
+                     "hour after a gap in the price data (a return never spans a gap) and unless has_price",
+    "high_low_range": "(high - low) / open of the hour, a fraction; empty unless has_price",
+    "has_price": "true when the hour lies in a completely fetched price window and traded with a consistent "
+                 "bar; false = no price that hour (not fetched, no access, price = false, or nothing traded)",
 }
 
 FORMATS = {"csv": "(format csv, header true)", "parquet": "(format parquet)"}

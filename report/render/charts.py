@@ -29,6 +29,7 @@ matplotlib.rcParams["svg.hashsalt"] = "liqreport"  # the same chart gives the sa
 matplotlib.rcParams["font.family"] = "DejaVu Sans"
 matplotlib.rcParams["hatch.linewidth"] = 0.8
 
+from matplotlib import patheffects  # noqa: E402
 from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
 from matplotlib.colors import LinearSegmentedColormap, PowerNorm, to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -39,7 +40,7 @@ from matplotlib.textpath import TextToPath  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
-from report.formatting import exchange_label, usd  # noqa: E402
+from report.formatting import exchange_label, price_axis, usd  # noqa: E402
 from report.palette import Palette  # noqa: E402
 
 
@@ -58,6 +59,10 @@ class ChartStyle(Palette):
 STYLE = ChartStyle()
 DASHED = (0, (3, 2))
 HATCH = "////"
+# The price line: the darkest ink, thicker than any rule and haloed in white, so it reads over either side's
+# fill, in greyscale too, and is never taken for a bar (bars are fills, the price is the only line).
+PRICE_LINE_WIDTH = 1.6
+PRICE_HALO_WIDTH = 3.6
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,11 @@ def legend(figure: Figure, extra: list[tuple[dict, str]] = (), *, where: tuple[s
     width_in, height_in = figure.get_size_inches()
     x, y = 0.08, height_in - 0.2
     for swatch, label, color in items:
-        if "marker" in swatch:
+        if "line" in swatch:
+            figure.add_artist(Line2D([x / width_in, (x + 0.15) / width_in], [(y + 0.02) / height_in] * 2,
+                                     color=swatch["line"], linewidth=PRICE_LINE_WIDTH,
+                                     transform=figure.transFigure))
+        elif "marker" in swatch:
             figure.add_artist(Line2D([(x + 0.07) / width_in], [(y + 0.02) / height_in],
                                      marker=swatch["marker"], color=STYLE.ink, linestyle="none", markersize=6,
                                      transform=figure.transFigure))
@@ -213,6 +222,7 @@ def no_data(ax, message: str) -> None:
 
 
 MISSING_SWATCH = {"facecolor": STYLE.missing_fill, "edgecolor": STYLE.missing, "hatch": HATCH}
+PRICE_SWATCH = {"line": STYLE.ink}
 PREVIOUS_SWATCH = {"fill": False, "edgecolor": STYLE.previous, "linestyle": DASHED, "linewidth": 1.0}
 REPORT_SWATCH = {"fill": False, "edgecolor": STYLE.ink, "linewidth": 1.2}
 
@@ -274,11 +284,18 @@ def long_share_weeks(rows: list[dict]) -> Figure:
     return figure
 
 
-def hourly_mirrored(rows: list[dict], spike_hours: tuple = ()) -> Figure:
+def hourly_mirrored(rows: list[dict], spike_hours: tuple = (), prices: tuple = (),
+                    price_label: str = "Price") -> Figure:
     """Every hour of the period: shorts up, longs down; hours without data hatched; each spike marked beyond
-    the end of its larger side's bar."""
-    figure, ax = new_figure(2.3)
-    extra = [(MISSING_SWATCH, "No data")] if any(not row["is_covered"] for row in rows) else []
+    the end of its larger side's bar. With `prices` (rpt_price_timeline rows) the hourly close is a dark line
+    against its own scale on the right; it breaks where an hour has no price."""
+    closes = {row["hour"]: row["close"] for row in prices if row["has_price"]}
+    price_labels = price_ticks(list(closes.values())) if closes else []
+    margins = Margins(right=label_margin([label for _, label in price_labels]) + 0.02 if closes else 0.12)
+    figure, ax = new_figure(2.3, margins)
+    extra = [(PRICE_SWATCH, f"{price_label} (right)")] if closes else []
+    if any(not row["is_covered"] for row in rows):
+        extra.append((MISSING_SWATCH, "No data"))
     if spike_hours:
         extra.append(({"marker": "v"}, "Spike"))
     legend(figure, extra)
@@ -309,12 +326,44 @@ def hourly_mirrored(rows: list[dict], spike_hours: tuple = ()) -> Figure:
         if xs:
             ax.add_line(Line2D(xs, ys, marker="^" if up else "v", color=STYLE.ink,
                                                 linestyle="none", markersize=6, clip_on=False))
+    if closes:
+        price_line(figure, ax, [offset + 0.5 for offset in offsets],
+                   [closes.get(row["hour"]) for row in rows], price_labels, end)
     days = int(offsets[-1] // 24) + 1
     rules(ax, [24 * day for day in range(1, days)], vertical=True)
     step = 2 if days > 8 else 1
     x_labels(ax, [24 * day + 12 for day in range(days)][::step],
              day_labels(start + timedelta(days=day) for day in range(days))[::step])
     return figure
+
+
+def price_ticks(closes: list[float]) -> list[tuple[float, str]]:
+    """Three to five round prices inside the range of the closes, with their labels."""
+    low, high = min(closes), max(closes)
+    span = (high - low) or abs(high) * 0.01 or 1.0
+    ticks = MaxNLocator(nbins=4).tick_values(low - span * 0.05, high + span * 0.05)
+    return [(tick, price_axis(tick)) for tick in ticks if low - span * 0.1 <= tick <= high + span * 0.1]
+
+
+def price_line(figure: Figure, ax, xs: list[float], closes: list[float | None],
+               labels: list[tuple[float, str]], end: float) -> None:
+    """The closes on an axes of their own over the plot (same x, the price's y), labelled on the right; a
+    missing close breaks the line rather than bridging the gap."""
+    known = [close for close in closes if close is not None]
+    low, high = min(known + [tick for tick, _ in labels]), max(known + [tick for tick, _ in labels])
+    pad = (high - low) * 0.06 or abs(high) * 0.01 or 1.0
+    price_ax = figure.add_axes(ax.get_position().bounds)
+    price_ax.set_axis_off()
+    price_ax.set_autoscale_on(False)
+    price_ax.set_xlim(0, end)
+    price_ax.set_ylim(low - pad, high + pad)
+    ys = [float("nan") if close is None else close for close in closes]
+    price_ax.add_line(Line2D(xs, ys, color=STYLE.ink, linewidth=PRICE_LINE_WIDTH, solid_joinstyle="round",
+                             path_effects=[patheffects.Stroke(linewidth=PRICE_HALO_WIDTH, foreground="white"),
+                                           patheffects.Normal()]))
+    transform = offset_copy(price_ax.get_yaxis_transform(), fig=figure, x=5, units="points")
+    for tick, label in labels:
+        text(price_ax, 1, tick, label, transform, ha="left", va="center")
 
 
 def daily_mirrored(rows: list[dict], *, previous_label: str) -> Figure:

@@ -28,6 +28,8 @@ REPORT_TABLES = {
     "rpt_exchange_day": "asset, exchange_rank, day",
     "rpt_top_hours": "asset, rank",
     "rpt_data_quality": "asset",
+    "rpt_price_cross_asset": "rank_per_move nulls last, position",  # the per-1% table's order
+    "rpt_price_timeline": "asset, hour",
 }
 
 

@@ -198,6 +198,8 @@ def chart_view(chart: Drawn, image: bool = False) -> dict:
 def page_context(report: Report, drawn: list[Drawn], report_summary: dict, images: bool = False) -> dict:
     chart_views = {chart.spec.name: chart_view(chart, images) for chart in drawn}
     quality = {row["asset"]: row for row in report.data.rows("rpt_data_quality")}
+    prices = {row["asset"]: row for row in report.data.rows("rpt_price_cross_asset")}
+    price_rows = [prices[asset] for asset in report.order if asset in prices]
     return {
         "summary": report_summary,
         "overview": report.overview,
@@ -211,6 +213,10 @@ def page_context(report: Report, drawn: list[Drawn], report_summary: dict, image
         "charts": chart_views,
         "overview_charts": [chart_views[spec.name] for spec in report.overview_charts],
         "cross_rows": report.data.rows("rpt_cross_asset"),
+        "price_rows": price_rows,
+        "price_by_asset": prices,
+        "price_on": any(row["price_status"] != "off" for row in price_rows),
+        "price_ranked": report.data.rows("rpt_price_cross_asset"),
         "spike_hours": report.data.rows("rpt_cross_asset_spikes"),
         "quality": [quality[asset] for asset in report.order if asset in quality],
         "missing_assets": [asset for asset in report.order if asset not in quality],

@@ -15,6 +15,12 @@ from report.formatting import (
     change,
     count,
     exchange_label,
+    hour_cell,
+    instrument_label,
+    move,
+    price_move,
+    price_status_words,
+    quote_currency,
     rank_words,
     share,
     side_share,
@@ -57,6 +63,7 @@ class AssetSection:
     quality: dict | None
     has_liquidations: bool
     empty_reason: str
+    price: dict | None = None  # rpt_price_cross_asset's row: the move, per-1% figures, or why there is none
     headline: str = ""
     charts: dict[str, ChartSpec] = field(default_factory=dict)
     top_hours: list[dict] = field(default_factory=list)
@@ -79,10 +86,10 @@ def build_section(data: ReportData, asset: str, words: PeriodWords = WEEK_WORDS)
     summary = data.one("rpt_weekly_summary", asset)
     section = AssetSection(asset, summary, data.one("rpt_cross_asset", asset),
                            data.one("rpt_data_quality", asset), bool(summary and summary["total_amount"] > 0),
-                           empty_reason(summary))
+                           empty_reason(summary), data.one("rpt_price_cross_asset", asset))
     if not section.has_liquidations:
         return section
-    section.headline = asset_headline(summary, section.ranking, section.quality, words)
+    section.headline = asset_headline(summary, section.ranking, section.quality, words, section.price)
     section.days = data.rows("rpt_daily_ratio", asset)
     section.exchanges = data.rows("rpt_exchange_share", asset)
     section.top_hours = data.rows("rpt_top_hours", asset)
@@ -92,10 +99,12 @@ def build_section(data: ReportData, asset: str, words: PeriodWords = WEEK_WORDS)
     spikes = tuple(row["hour"] for row in section.top_hours if row["is_spike"])
     days = tuple(row["day"] for row in section.days)
     name = asset_label(asset)
+    prices = tuple(data.rows("rpt_price_timeline", asset)) if has_price_line(section.price) else ()
     specs = [
-        ChartSpec("hourly", asset, (timeline,), {"spike_hours": spikes}, f"{name} per hour",
-                  f"Mirrored step chart of {name} liquidations for each hour of the period, shorts above and "
-                  "longs below the axis.", hourly_takeaway(summary, section.top_hours, section.quality)),
+        ChartSpec("hourly", asset, (timeline,),
+                  {"spike_hours": spikes, "prices": prices, "price_label": price_legend(section.price)},
+                  f"{name} per hour", hourly_alt(name, section.price if prices else None),
+                  hourly_takeaway(summary, section.top_hours, section.quality, section.price)),
         ChartSpec("daily", asset, (section.days,), {"previous_label": words.same_day}, f"{name} per day",
                   f"Mirrored bar chart of {name} liquidations per day, shorts above and longs below the "
                   f"axis, with {words.last}'s same days as dashed outlines.",
@@ -142,18 +151,27 @@ def empty_reason(summary: dict | None) -> str:
 
 
 def asset_headline(summary: dict, ranking: dict | None, quality: dict | None,
-                   words: PeriodWords = WEEK_WORDS) -> str:
+                   words: PeriodWords = WEEK_WORDS, price: dict | None = None) -> str:
+    """'BTC fell 8.2%, $311M liquidated (31% of all assets), 71% of it longs; …' — the move first when the
+    whole period has a price (rpt_price_week_move), the liquidations' comparisons, then USD per 1% move."""
+    moved = price_move(price["price_change"]) if price and price["is_move_complete"] else ""
     text = f"{usd(summary['total_amount'])} liquidated"
+    if moved:
+        text = f"{asset_label(summary['asset'])} {moved}, {text}"
     if ranking and ranking["share_of_all_assets"] is not None:
         text += f" ({share(ranking['share_of_all_assets'])} of all assets)"
+    if moved:
+        text += f", {share(summary['long_share'])} of it longs"
     comparisons = []
     if summary["change_vs_last_week"] is not None:
         comparisons.append(f"{change(summary['change_vs_last_week'])} on {words.last}")
     if summary["change_vs_4w_avg"] is not None:
         comparisons.append(f"{change(summary['change_vs_4w_avg'])} on {words.average}")
     if comparisons:
-        text += ", " + " and ".join(comparisons)
-    text += f"; {share(summary['long_share'])} longs; {count(summary['total_trades'])} events"
+        text += ("; " if moved else ", ") + " and ".join(comparisons)
+    if not moved:
+        text += f"; {share(summary['long_share'])} longs"
+    text += f"; {count(summary['total_trades'])} events"
     if summary["average_size"] is not None:
         text += f" averaging {usd(summary['average_size'])}"
     if summary["dominant_exchange"]:
@@ -161,10 +179,53 @@ def asset_headline(summary: dict, ranking: dict | None, quality: dict | None,
                  f"{share(summary['dominant_exchange_share'])}")
     if quality and quality["hours_missing"]:
         text += f"; only {quality['hours_covered']} of {quality['hours_in_period']} hours have data"
+    if price and price["total_per_pct_move"] is not None:
+        text += f"; {usd(price['total_per_pct_move'])} per 1% of hourly price moves"
+        if price["change_vs_trailing"] is not None:
+            text += f" ({change(price['change_vs_trailing'])} on the trailing 12 weeks)"
     return text + "."
 
 
-def hourly_takeaway(summary: dict, top_hours: list[dict], quality: dict | None) -> str:
+def has_price_line(price: dict | None) -> bool:
+    return bool(price and price["hours_with_price"])
+
+
+def price_legend(price: dict | None) -> str:
+    quote = quote_currency(price["instrument"]) if price else ""
+    return f"Price, {quote}" if quote else "Price"
+
+
+def hourly_alt(name: str, price: dict | None) -> str:
+    text = (f"Mirrored step chart of {name} liquidations for each hour of the period, shorts above and longs "
+            "below the axis")
+    if price:
+        instrument = instrument_label(price["exchange"], price["instrument_class"], price["instrument"])
+        text += f", with the hourly close of the {instrument} as a dark line against the price scale at right"
+    return text + "."
+
+
+def price_takeaway(price: dict | None, peak_hour=None) -> str:
+    """The price line's one clause: whose price, and the liquidations in its largest hourly move (or that it
+    was the largest hour's); or why the chart has no price line."""
+    if price is None:
+        return ""
+    if not price["hours_with_price"]:
+        return f"No price line: {price_status_words(price['price_status'])}"
+    instrument = instrument_label(price["exchange"], price["instrument_class"], price["instrument"])
+    text = f"Line: {instrument} close"
+    if price["price_status"] == "partial":
+        text += f" ({price['hours_with_price']} of {price['hours_in_period']} hours)"
+    if price["largest_move_hour"] is not None and price["largest_move_hour"] == peak_hour:
+        text += f"; its largest hourly move, {move(price['largest_move_return'])}, came in that same hour"
+    elif price["largest_move_hour"] is not None:
+        text += (f"; its largest hourly move, {move(price['largest_move_return'])} at "
+                 f"{hour_cell(price['largest_move_hour'])}, saw {usd(price['largest_move_amount'])} "
+                 f"liquidated, {side_share(price['largest_move_long_share'])[1]}")
+    return text
+
+
+def hourly_takeaway(summary: dict, top_hours: list[dict], quality: dict | None,
+                    price: dict | None = None) -> str:
     peak = next((row for row in top_hours if row["rank"] == 1), None)
     if peak is None:
         return "No hour had liquidations."
@@ -176,7 +237,8 @@ def hourly_takeaway(summary: dict, top_hours: list[dict], quality: dict | None) 
     missing = quality["hours_missing"] if quality else 0
     if missing:
         text += f"; {missing} hour{'s' if missing != 1 else ''} without data (hatched, not zero)"
-    return text + "."
+    clause = price_takeaway(price, peak["hour"])
+    return text + (f". {clause}." if clause else ".")
 
 
 def daily_takeaway(summary: dict, days: list[dict], words: PeriodWords = WEEK_WORDS) -> str:

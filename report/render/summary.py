@@ -158,7 +158,43 @@ def asset_summary(report_data: ReportData, asset: str, period: Period) -> dict:
         "spike_hours": int(row.get("spike_hours") or 0),
         "hours_covered": int(row.get("hours_covered") or 0),
         "hours_in_period": int(row.get("hours_in_period") or period.hours),
+        "price": price_summary(report_data.one("rpt_price_cross_asset", asset)),
     }
+
+
+def price_summary(row: dict | None) -> dict | None:
+    """rpt_price_cross_asset's row for one asset, grouped: why it has a price or not, the period's move, USD
+    liquidated per 1% of absolute hourly move, the correlation and the largest hourly move."""
+    if row is None:
+        return None
+    return plain({
+        "status": row["price_status"],
+        "message": row["access_message"],
+        "instrument": {"exchange": row["exchange"], "instrument_class": row["instrument_class"],
+                       "instrument": row["instrument"]} if row["instrument"] else None,
+        "hours_in_period": row["hours_in_period"],
+        "hours_price_covered": row["hours_price_covered"],
+        "hours_with_price": row["hours_with_price"],
+        "move": {"open": row["period_open"], "close": row["period_close"], "high": row["period_high"],
+                 "low": row["period_low"], "high_hour": row["high_hour"], "low_hour": row["low_hour"],
+                 "change": row["price_change"], "high_low_range": row["high_low_range"]}
+        if row["is_move_complete"] else None,
+        "per_pct_move": {"hours_used": row["hours_used"], "absolute_move_pct": row["absolute_move_pct"],
+                         "total_amount": row["move_total_amount"], "total": row["total_per_pct_move"],
+                         "long": row["long_per_pct_move"], "short": row["short_per_pct_move"],
+                         "rank": row["rank_per_move"], "trailing_hours_used": row["trailing_hours_used"],
+                         "trailing_total": row["trailing_total_per_pct_move"],
+                         "change_vs_trailing": row["change_vs_trailing"],
+                         "long_change_vs_trailing": row["long_change_vs_trailing"],
+                         "short_change_vs_trailing": row["short_change_vs_trailing"]}
+        if row["total_per_pct_move"] is not None else None,
+        "correlation": row["correlation"],
+        "trailing_correlation": row["trailing_correlation"],
+        "largest_move": {"hour": row["largest_move_hour"], "return": row["largest_move_return"],
+                         "total_amount": row["largest_move_amount"],
+                         "long_share": row["largest_move_long_share"]}
+        if row["largest_move_hour"] is not None else None,
+    })
 
 
 def write_json(path: Path, document: dict) -> Path:

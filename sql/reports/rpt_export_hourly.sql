@@ -1,9 +1,12 @@
 -- one row per asset × hour from the first to the last covered hour of any asset: the hourly export. An hour
 -- outside every complete window has covered = false and no measures (missing); a covered hour without
--- liquidations has zeros.
+-- liquidations has zeros. The price columns come from fct_prices_hourly: null unless has_price (the hour lies
+-- in a complete price window of the asset's reference instrument and traded with a consistent bar).
 {{ config(materialized='table') }}
 
 with hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
+
+prices as (select * from {{ ref('fct_prices_hourly') }}),
 
 assets as (select distinct asset from hourly),
 
@@ -17,12 +20,19 @@ final as (
         assets.asset,
         hour_spine.hour,
         hourly.hour is not null as covered,
-        {{ liquidation_measures('hourly.') }}
+        {{ liquidation_measures('hourly.') }},
+        prices."close",
+        prices.hourly_return,
+        prices.high_low_range,
+        coalesce(prices.has_price, false) as has_price
     from assets
     cross join hour_spine
     left join hourly
         on hourly.asset = assets.asset
         and hourly.hour = hour_spine.hour
+    left join prices
+        on prices.asset = assets.asset
+        and prices.hour = hour_spine.hour
 )
 
 select * from final

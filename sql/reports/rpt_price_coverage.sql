@@ -1,8 +1,9 @@
--- one row per asset the report asks for, while price is on (no rows when price = false): its reference
--- instrument and how much of the report period has a known price. price_status: complete (every hour in a
--- complete price window) | partial | no_access (the API answered 403, architecture §2) | not_landed |
--- no_instrument (no [price.<asset>] and no default). The data-quality section says it in words.
+-- one row per asset the report asks for: its reference instrument and how much of the report period has a
+-- known price. price_status: off (price = false, var price_enabled) | complete (every hour in a complete
+-- price window) | partial | no_access (the API answered 403, architecture §2) | not_landed | no_instrument
+-- (no [price.<asset>] and no default). The data-quality section says it in words.
 {{ config(materialized='table') }}
+{%- set price_enabled = 'true' if var('price_enabled', 'true') in ('true', true) else 'false' %}
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
 
@@ -58,6 +59,7 @@ final as (
         coalesce(period_hours.hours_with_price, 0) as hours_with_price,
         coalesce(period_hours.hours_covered, 0) as hours_covered,
         case
+            when not {{ price_enabled }} then 'off'
             when reference_instruments.asset is null then 'no_instrument'
             when period_hours.hours_price_covered = report_window.period_hours then 'complete'
             when period_hours.hours_price_covered > 0 then 'partial'
@@ -70,7 +72,6 @@ final as (
     left join reference_instruments on reference_instruments.asset = assets.asset
     left join period_hours on period_hours.asset = assets.asset
     left join no_access on no_access.asset = assets.asset
-    where exists (select 1 from reference_instruments)
     order by assets.asset
 )
 

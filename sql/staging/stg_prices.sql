@@ -1,10 +1,11 @@
--- one row per asset × interval × interval_start from the current price fetches (stg_price_windows), typed:
+-- one row per asset × interval × interval_start from the current price windows (stg_price_windows), typed:
 -- Kaiko sends open/high/low/close/volume as strings (the JSON reader casts numeric strings and refuses
--- others), null when nothing traded. Where windows overlap (clipped differently) or a row repeats across
--- pages, a row inside its fetch's own range beats one outside it, then the newest fetch wins.
+-- others), null when nothing traded. A row is read from a page its window's manifest lists, and only inside
+-- that window: a fetch's pages landed after its last manifest, and windows superseded by a newer fetch, are
+-- never read. Where a row still repeats (windows clipped differently), the newest fetch wins.
 {{ config(materialized='table') }}
 {%- set landing = var('landing_path') | replace("'", "''") %}
-{%- set page_glob = landing ~ '/trades_ohlcv/*/*/*/*/page-*.json' %}
+{%- set page_glob = landing ~ '/trades_ohlcv/*/*/*/page-*.json' %}
 {%- set bar_type = 'struct("timestamp" bigint, "open" double, high double, low double, "close" double, '
                    ~ 'volume double)' %}
 
@@ -41,7 +42,9 @@ current_rows as (
         parse_filename(landed_pages.filename) as page_file,
         unnest(landed_pages.data) as landed
     from landed_pages
-    inner join windows on windows.fetch_path = parse_dirpath(landed_pages.filename)
+    inner join windows
+        on windows.fetch_path = parse_dirpath(landed_pages.filename)
+        and list_contains(windows.window_pages, parse_filename(landed_pages.filename))
     where windows.is_current
 ),
 
@@ -77,10 +80,11 @@ final as (
         fetch_id,
         page_file
     from with_start
+    where interval_start >= window_start_time
+        and interval_start < window_end_time
     qualify row_number() over (
         partition by asset, "interval", interval_start
-        order by interval_start >= window_start_time and interval_start < window_end_time desc nulls last,
-            fetch_id desc, page_file desc
+        order by fetch_id desc, page_file desc
     ) = 1
 )
 
