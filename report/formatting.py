@@ -223,14 +223,13 @@ def verdict(overview: dict, label: str, words: PeriodWords = WEEK_WORDS) -> str:
                        f"({share(overview['leading_exchange']['share'])})")
     if leaders:
         parts.append(" and ".join(leaders))
-    rank, unusual = overview["rank"], overview["robust_z"]
+    rank = overview["rank"]
     if rank:
-        text = (f"{rank_words(rank['rank'], rank['of'], 'fully covered weeks')} since "
-                f"{short_date(rank['since'])}")
-        if unusual:
-            text += (f", robust z {zscore(unusual['z'])} against the trailing 12 weeks: "
-                     f"{unusual_words(unusual['level'])}")
-        parts.append(text)
+        parts.append(f"{rank_words(rank['rank'], rank['of'], 'fully covered weeks')} since "
+                     f"{short_date(rank['since'])}")
+    how_unusual = unusual_clause(overview)
+    if how_unusual:
+        parts.append(how_unusual)
     gap = coverage_words(overview)
     sentence = "; ".join(parts)
     return sentence + (f" (partial: {gap})." if gap else ".")
@@ -238,13 +237,35 @@ def verdict(overview: dict, label: str, words: PeriodWords = WEEK_WORDS) -> str:
 
 UNUSUAL_WORDS = {
     "far above usual": "far heavier than usual", "above usual": "heavier than usual",
-    "usual": "an ordinary week", "below usual": "quieter than usual",
+    "usual": "within its usual range", "below usual": "quieter than usual",
     "far below usual": "far quieter than usual",
 }
 
 
 def unusual_words(level: str | None) -> str:
     return UNUSUAL_WORDS.get(level or "", "n/a")
+
+
+def unusual_clause(overview: dict) -> str:
+    """What the z of the total says, and the hours of cross-asset spikes whenever there were any: a week of
+    cascades can have a usual total. "An ordinary week" only when rpt_overview found it so."""
+    unusual, spikes = overview["robust_z"], overview["joint_spike_hours"]
+    largest = overview["largest_joint_spike"]
+    spike_text = ""
+    if spikes and largest:
+        where = f"{usd(largest['total_amount'])} on {utc_hour(largest['hour'])}"
+        spike_text = (f"{spikes} hours saw two or more assets spike together, the largest {where}"
+                      if spikes > 1 else f"one hour saw two or more assets spike together, {where}")
+    if not unusual:
+        return spike_text
+    z = f"robust z {zscore(unusual['z'])} vs the 12 weeks before"
+    if overview["ordinary_week"]:
+        return f"{z}: an ordinary week"
+    if unusual["level"] == "usual":
+        text = f"total {unusual_words(unusual['level'])} ({z})"
+        return f"{text} but {spike_text}" if spike_text else text
+    text = f"{z}: {unusual_words(unusual['level'])}"
+    return f"{text}; {spike_text}" if spike_text else text
 
 
 def subject_figures(overview: dict, label: str) -> str:

@@ -94,3 +94,45 @@ def test_a_week_is_called_a_week_and_other_ranges_by_their_length():
     assert period_words(168) is WEEK_WORDS and WEEK_WORDS.last == "last week"
     three_days = period_words(72)
     assert (three_days.this, three_days.last) == ("this period", "the previous 72 h")
+
+
+def overview_of(**changes) -> dict:
+    """An overview as summary.json carries it: W45-like figures, a usual total and five joint spike hours."""
+    overview = {
+        "total_amount": 1.66e9, "change_vs_last_week": 0.82, "previous_total_amount": 9.12e8,
+        "change_vs_4w_avg": 0.67, "trailing_4w_average": 9.94e8, "long_share": 0.56,
+        "leading_asset": {"asset": "eth", "share": 0.45},
+        "leading_exchange": {"exchange": "binc", "share": 0.38},
+        "rank": {"rank": 3, "of": 99, "since": "2025-01-13"},
+        "robust_z": {"z": 1.6, "level": "usual", "baseline_weeks": 12, "baseline_median_amount": 1.0e9},
+        "joint_spike_hours": 5,
+        "largest_joint_spike": {"hour": "2026-11-04T11:00:00Z", "total_amount": 1.45e8},
+        "ordinary_week": False, "assets_requested": 5, "assets_covered": 5,
+        "hours_covered": 840, "hours_expected": 840,
+    }
+    return {**overview, **changes}
+
+
+def test_a_week_of_cascades_with_a_usual_total_is_not_called_ordinary():
+    from report.formatting import verdict
+
+    text = verdict(overview_of(), "2026-W45")
+    assert "ordinary" not in text
+    assert "total within its usual range (robust z +1.6" in text
+    assert "5 hours saw two or more assets spike together, the largest $145M on Wed 04 Nov 11:00 UTC" in text
+    assert text.endswith(".") and ". " not in text  # one sentence
+    one = verdict(overview_of(joint_spike_hours=1), "2026-W45")
+    assert "one hour saw two or more assets spike together, $145M on Wed 04 Nov 11:00 UTC" in one
+
+
+def test_only_a_week_the_overview_found_ordinary_is_called_so():
+    from report.formatting import verdict
+
+    quiet = overview_of(joint_spike_hours=0, largest_joint_spike=None, rank={"rank": 40, "of": 99,
+                        "since": "2025-01-13"}, ordinary_week=True)
+    assert "robust z +1.6 vs the 12 weeks before: an ordinary week" in verdict(quiet, "2026-W45")
+    top_three = overview_of(joint_spike_hours=0, largest_joint_spike=None)
+    assert verdict(top_three, "2026-W45").endswith("total within its usual range (robust z +1.6 vs the 12 "
+                                                   "weeks before).")
+    heavy = overview_of(robust_z={"z": 4.1, "level": "far above usual"})
+    assert "robust z +4.1 vs the 12 weeks before: far heavier than usual; 5 hours saw" in verdict(heavy, "W")

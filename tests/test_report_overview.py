@@ -144,7 +144,10 @@ def test_the_verdict_says_the_figures_in_words(exported, demo_week):
     place = {1: "the largest", rank["of"]: "the smallest"}.get(rank["rank"], "largest")
     assert f"{place} of {rank['of']} fully covered weeks since" in verdict
     z = overview["robust_z"]["z"]
-    assert f"robust z {z:+.1f}".replace("-", "−") + " against the trailing 12 weeks" in verdict
+    assert f"robust z {z:+.1f}".replace("-", "−") + " vs the 12 weeks before" in verdict
+    if overview["spike_hours"]:  # the demo week's cascades: never "ordinary", whatever the total's z
+        assert "ordinary" not in verdict
+        assert f"{len(overview['spike_hours'])} hours saw two or more assets spike together" in verdict
     assert f"{round(overview['long_share'] * 100)}% of it longs" in verdict
     generated = datetime.fromisoformat(demo_week.summary["generated_at"].replace("Z", "+00:00"))
     assert generated <= datetime.now(UTC)

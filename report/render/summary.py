@@ -113,6 +113,11 @@ def overview_summary(report_data: ReportData, period: Period) -> dict:
                      "baseline_weeks": row["weeks_in_baseline"],
                      "baseline_median_amount": row["baseline_median_amount"]}
         if row["robust_z"] is not None else None,
+        "ordinary_week": row["is_ordinary_week"],
+        "joint_spike_hours": row["joint_spike_hours"],
+        "largest_joint_spike": {"hour": iso_z(row["largest_joint_spike_hour"]),
+                                "total_amount": row["largest_joint_spike_amount"]}
+        if row["largest_joint_spike_hour"] else None,
         "assets_requested": row["assets_requested"],
         "assets_covered": row["assets_covered"],
         "hours_covered": int(row["asset_hours_covered"]),

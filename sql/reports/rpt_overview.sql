@@ -1,7 +1,9 @@
 -- one row: the first screen's figures for the market (the report's assets with coverage in the period) —
 -- how much, which side, where, and how unusual: the rank among every fully covered week on file and a
 -- robust z-score of ln(1 + USD) against the fully covered weeks among the 12 before (median and MAD ×
--- 1.4826; at least 8 such weeks). Both only for an ISO week that is itself fully covered.
+-- 1.4826; at least 8 such weeks). Both only for an ISO week that is itself fully covered. The z measures the
+-- week's total only: a week of cross-asset cascades can have a usual total, so it is "ordinary" only when its
+-- total is within ±2, no hour saw two or more assets spike together and it is not among the 3 largest.
 {{ config(materialized='table') }}
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
@@ -27,6 +29,8 @@ timeline as (
 ),
 
 joint_spikes as (select * from {{ ref('rpt_cross_asset_spikes') }}),
+
+largest_joint_spike as (select hour, total_amount from joint_spikes where rank = 1),
 
 current_period as (select * from periods where period_index = 0),
 
@@ -180,7 +184,13 @@ final as (
             when unusualness.robust_z <= -2 then 'below usual'
             when unusualness.robust_z is not null then 'usual'
         end as unusualness,
-        (select count(*) from joint_spikes) as joint_spike_hours
+        (select count(*) from joint_spikes) as joint_spike_hours,
+        largest_joint_spike.hour as largest_joint_spike_hour,
+        largest_joint_spike.total_amount as largest_joint_spike_amount,
+        coalesce(
+            abs(unusualness.robust_z) < 2 and ranking.week_rank > 3 and (select count(*) from joint_spikes) = 0,
+            false
+        ) as is_ordinary_week
     from report_window
     cross join current_period
     left join previous_period on true
@@ -192,6 +202,7 @@ final as (
     left join ranking on true
     left join unusualness on true
     left join long_share_before on true
+    left join largest_joint_spike on true
 )
 
 select * from final
