@@ -225,8 +225,9 @@ def verdict(overview: dict, label: str, words: PeriodWords = WEEK_WORDS) -> str:
         parts.append(" and ".join(leaders))
     rank = overview["rank"]
     if rank:
-        parts.append(f"{rank_words(rank['rank'], rank['of'], 'fully covered weeks')} since "
-                     f"{short_date(rank['since'])}")
+        since = f"since {short_date(rank['since'])}"
+        parts.append(f"{rank_words(rank['rank'], rank['of'], 'fully covered weeks')} " + (
+            since if rank["of"] == rank["weeks_since"] else f"(of {rank['weeks_since']} {since})"))
     how_unusual = unusual_clause(overview)
     if how_unusual:
         parts.append(how_unusual)

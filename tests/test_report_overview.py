@@ -85,13 +85,29 @@ def test_overview_leading_asset_and_exchange_match_the_exports(exported):
         assert (long_usd, short_usd) == (pytest.approx(sides[code][0]), pytest.approx(sides[code][1]))
 
 
-def test_overview_rank_and_robust_z_match_the_exports(exported):
-    overview, hourly, _ = exported
-    weeks = market_weeks(hourly)
-    full = {week: values["usd"] for week, values in weeks.items() if values["full"] and week <= START}
+def weekly_export(demo_week) -> dict[datetime, dict]:
+    """Per ISO week from data/weekly.parquet (every week on file): USD and whether every asset had 168 h."""
+    rows = pq.read_table(demo_week.folder / "data" / "weekly.parquet").to_pylist()
+    assets = {row["asset"] for row in rows}
+    weeks: dict = defaultdict(lambda: {"usd": 0.0, "hours": {}})
+    for row in rows:
+        week = weeks[datetime(row["week_start"].year, row["week_start"].month, row["week_start"].day,
+                              tzinfo=UTC)]
+        week["usd"] += row["total_amount"]
+        week["hours"][row["asset"]] = row["hours_covered"]
+    return {week: {"usd": values["usd"], "full": all(values["hours"].get(asset) == 168 for asset in assets)}
+            for week, values in weeks.items()}
+
+
+def test_overview_rank_and_robust_z_match_the_exports(exported, demo_week):
+    overview = exported[0]
+    first_whole_week = datetime(2025, 1, 13, tzinfo=UTC)  # the history starts on Wed 2025-01-08
+    full = {week: values["usd"] for week, values in weekly_export(demo_week).items()
+            if values["full"] and first_whole_week <= week <= START}
     this = full[START]
     assert overview["rank"] == {"rank": 1 + sum(usd > this for usd in full.values()), "of": len(full),
-                                "since": min(full).date().isoformat()}
+                                "since": "2025-01-13",
+                                "weeks_since": (START - first_whole_week).days // 7 + 1}
     baseline = [math.log1p(full[START - k * 7 * DAY]) for k in range(1, 13) if START - k * 7 * DAY in full]
     center = statistics.median(baseline)
     mad = statistics.median(abs(value - center) for value in baseline)
@@ -142,7 +158,9 @@ def test_the_verdict_says_the_figures_in_words(exported, demo_week):
     assert verdict.startswith("$") and f" was liquidated in {DEMO_WEEK}, " in verdict
     rank = overview["rank"]
     place = {1: "the largest", rank["of"]: "the smallest"}.get(rank["rank"], "largest")
-    assert f"{place} of {rank['of']} fully covered weeks since" in verdict
+    since = "since 13 Jan 2025" if rank["of"] == rank["weeks_since"] else (
+        f"(of {rank['weeks_since']} since 13 Jan 2025)")
+    assert f"{place} of {rank['of']} fully covered weeks {since}" in verdict
     z = overview["robust_z"]["z"]
     assert f"robust z {z:+.1f}".replace("-", "−") + " vs the 12 weeks before" in verdict
     if overview["spike_hours"]:  # the demo week's cascades: never "ordinary", whatever the total's z

@@ -115,6 +115,27 @@ def test_overview_ranks_the_week_among_fully_covered_weeks_only(weeks_warehouse)
     assert overview["weeks_ranked"] == len(totals) == len(mondays()) - 2
     assert overview["week_rank"] == 1 + sum(total > this_week for total in totals.values())
     assert overview["first_ranked_week"] == (FIRST_MONDAY + WEEK).date()
+    assert overview["weeks_since_history_start"] == len(mondays()) - 1
+
+
+def test_the_rank_counts_weeks_from_the_history_start_whatever_was_fetched(tmp_path):
+    """Only the last 13 weeks landed, and 3 weeks after the report's: the rank is among those 13, and the
+    overview says how many weeks the history holds since its first whole week (2025-01-13)."""
+    landing = tmp_path / "landing"
+    landed = mondays()[-13:] + [REPORT.start + k * WEEK for k in range(1, 4)]
+    for monday in landed:
+        k = (monday - FIRST_MONDAY) // WEEK
+        land_fetch(landing, "btc", monday, monday + WEEK, [btc_row(monday, btc_total(k))])
+    with build(tmp_path, REPORT, ("btc",)) as connection:
+        (overview,) = rows(connection, "select * from rpt_overview")
+    totals = [btc_total((monday - FIRST_MONDAY) // WEEK) for monday in mondays()[-13:]]
+    this_week = btc_total(len(mondays()) - 1)
+    assert overview["weeks_ranked"] == 13
+    assert overview["week_rank"] == 1 + sum(total > this_week for total in totals)
+    first_whole_week = datetime(2025, 1, 13)  # the Monday after the history's first hour, Wed 2025-01-08
+    assert overview["first_ranked_week"] == first_whole_week.date()
+    weeks_since = (REPORT.start.replace(tzinfo=None) - first_whole_week).days // 7 + 1
+    assert overview["weeks_since_history_start"] == weeks_since
 
 
 def test_overview_robust_z_against_the_trailing_12_fully_covered_weeks(weeks_warehouse):

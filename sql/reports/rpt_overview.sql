@@ -1,5 +1,6 @@
 -- one row: the first screen's figures for the market (the report's assets with coverage in the period) —
--- how much, which side, where, and how unusual: the rank among every fully covered week on file and a
+-- how much, which side, where, and how unusual: the rank among the fully covered weeks from the first whole
+-- week of the endpoint's history to the report's week (with how many weeks that span holds), and a
 -- robust z-score of ln(1 + USD) against the fully covered weeks among the 12 before (median and MAD ×
 -- 1.4826; at least 8 such weeks). Both only for an ISO week that is itself fully covered. The z measures the
 -- week's total only: a week of cross-asset cascades can have a usual total, so it is "ordinary" only when its
@@ -99,12 +100,15 @@ report_week as (
 
 ranking as (
     select
-        1 + count(*) filter (where weeks.total_amount > report_week.total_amount) as week_rank,
-        count(*) as weeks_ranked,
-        min(weeks.week_start) as first_ranked_week
+        1 + count(*) filter (where weeks.is_fully_covered and weeks.total_amount > report_week.total_amount)
+            as week_rank,
+        count(*) filter (where weeks.is_fully_covered) as weeks_ranked,
+        count(*) as weeks_since_history_start,
+        any_value(report_window.first_full_week_start) as first_ranked_week
     from weeks
     cross join report_week
-    where weeks.is_fully_covered
+    cross join report_window
+    where weeks.week_start >= report_window.first_full_week_start
     group by report_week.week_start  -- no row at all when the report week is not ranked
 ),
 
@@ -174,6 +178,7 @@ final as (
         ranking.week_rank,
         ranking.weeks_ranked,
         ranking.first_ranked_week,
+        ranking.weeks_since_history_start,
         unusualness.robust_z,
         unusualness.baseline_median_amount,
         coalesce(unusualness.weeks_in_baseline, 0) as weeks_in_baseline,
