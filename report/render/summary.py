@@ -108,8 +108,8 @@ def overview_summary(report_data: ReportData, period: Period) -> dict:
         "biggest_day": {"day": row["biggest_day"].isoformat(), "total_amount": row["biggest_day_amount"]}
         if row["biggest_day"] else None,
         "rank": {"rank": row["week_rank"], "of": row["weeks_ranked"],
-                 "since": row["first_ranked_week"].isoformat(), "weeks_since": row["weeks_since_history_start"]}
-        if row["week_rank"] else None,
+                 "since": row["first_ranked_week"].isoformat(),
+                 "weeks_since": row["weeks_since_history_start"]} if row["week_rank"] else None,
         "robust_z": {"z": row["robust_z"], "level": row["unusualness"],
                      "baseline_weeks": row["weeks_in_baseline"],
                      "baseline_median_amount": row["baseline_median_amount"]}
