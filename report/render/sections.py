@@ -208,9 +208,16 @@ def exchange_takeaway(exchanges: list[dict], words: PeriodWords = WEEK_WORDS) ->
 def exchange_day_takeaway(summary: dict, words: PeriodWords = WEEK_WORDS) -> str:
     if not summary["exchanges_active"]:
         return f"No exchange reported liquidations {words.this}."
-    kind = "a cross-venue wave" if summary["is_cross_venue_wave"] else "concentrated on few venues"
-    return (f"{summary['exchanges_peaking_on_biggest_day']} of {summary['exchanges_active']} exchanges had "
-            f"their largest day on {utc_day(summary['biggest_day'], year=False)}: {kind}.")
+    day = utc_day(summary["biggest_day"], year=False)
+    text = (f"{summary['exchanges_peaking_near_biggest_day']} of {summary['exchanges_active']} exchanges had "
+            f"their largest day within a day of {day} ({summary['exchanges_peaking_on_biggest_day']} on it)")
+    if summary["is_cross_venue_wave"]:
+        return text + ": a cross-venue wave."
+    if summary["is_concentrated_on_few_venues"]:
+        venues = " and ".join(exchange_label(code) for code in summary["top_venues_on_biggest_day"])
+        return (f"{text}; {venues} carried {share(summary['top_venues_share_of_biggest_day'])} of {day}: "
+                "concentrated on few venues.")
+    return text + "."
 
 
 def weekly_takeaway(trend: list[dict], words: PeriodWords = WEEK_WORDS) -> str:
