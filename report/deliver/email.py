@@ -207,7 +207,7 @@ def template_context(summary: dict, charts: list[dict], report_link: str | None,
         assets.append({**entry, "side": side, "side_text": side_text,
                        "coverage_gap": entry.get("hours_covered", 0) < entry.get("hours_in_period", 0)})
     spikes = []
-    for spike in summary["overview"]["spike_hours"][:SPIKE_LINES]:
+    for spike in (summary["overview"]["spike_hours"] or [])[:SPIKE_LINES]:
         side, side_text = side_share(spike["long_share"])
         spikes.append({**spike, "side": side, "side_text": side_text})
     images = [{"cid": chart["cid"], "title": chart.get("title") or "", "alt": chart.get("alt") or "",
@@ -227,6 +227,8 @@ def template_context(summary: dict, charts: list[dict], report_link: str | None,
         "overview": summary["overview"],
         "assets": assets,
         "spikes": spikes,
+        # null in summary.json: no hour had 7 days of history for two assets, so none could be tested
+        "spikes_untested": summary["overview"]["spike_hours"] is None,
         "charts": images,
         "data_tests": summary.get("data_tests") or {"passed": 0, "warned": 0, "failed": 0},
         "data_as_of": utc_time(summary.get("data_as_of")),

@@ -127,9 +127,13 @@ def overview_summary(report_data: ReportData, period: Period) -> dict:
             "exchange", "total_amount", "long_amount", "short_amount", "total_trades", "share", "long_share",
             "average_size", "previous_total_amount", "change_vs_last_week", "status")})
             for exchange in report_data.rows("rpt_overview_exchanges")],
+        # null, not []: no hour had 7 days of history for two assets, so none could be tested
         "spike_hours": [plain({key: spike[key] for key in (
             "hour", "assets", "total_amount", "long_amount", "short_amount", "long_share", "dominant_side",
-            "max_robust_z")}) for spike in report_data.rows("rpt_cross_asset_spikes")],
+            "max_robust_z")}) for spike in report_data.rows("rpt_cross_asset_spikes")]
+        if row["joint_spike_hours_tested"] else None,
+        "spike_hours_tested": row["joint_spike_hours_tested"],
+        "hours_in_period": row["hours_in_period"],
         "weeks": [plain({key: week[key] for key in (
             "week_start", "total_amount", "long_amount", "short_amount", "long_share", "is_fully_covered")})
             for week in report_data.rows("rpt_market_weeks") if week["weeks_before_report"] < 12],

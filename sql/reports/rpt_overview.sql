@@ -4,7 +4,8 @@
 -- robust z-score of ln(1 + USD) against the fully covered weeks among the 12 before (median and MAD ×
 -- 1.4826; at least 8 such weeks). Both only for an ISO week that is itself fully covered. The z measures the
 -- week's total only: a week of cross-asset cascades can have a usual total, so it is "ordinary" only when its
--- total is within ±2, no hour saw two or more assets spike together and it is not among the 3 largest.
+-- total is within ±2, every hour could be tested for spikes, no hour saw two or more assets spike together
+-- (the asset, in a one-asset report) and it is not among the 3 largest.
 {{ config(materialized='table') }}
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
@@ -32,6 +33,26 @@ timeline as (
 joint_spikes as (select * from {{ ref('rpt_cross_asset_spikes') }}),
 
 largest_joint_spike as (select hour, total_amount from joint_spikes where rank = 1),
+
+-- a spike needs 7 days of the asset's history before the hour: hours in which at least two market assets (the
+-- one, in a one-asset report) could be tested, and in which that many spiked
+spike_test_hours as (
+    select
+        hour,
+        count(*) filter (where baseline_hours >= 168) as assets_tested,
+        count(*) filter (where is_spike) as assets_spiking
+    from {{ ref('rpt_spike_hours') }}
+    where asset in (select asset from report_assets where is_in_market)
+    group by hour
+),
+
+spike_testing as (
+    select
+        count(*) filter (where assets_tested >= least(2, market.assets)) as joint_spike_hours_tested,
+        count(*) filter (where assets_spiking >= least(2, market.assets)) as market_spike_hours
+    from spike_test_hours
+    cross join (select count(*) as assets from report_assets where is_in_market) as market
+),
 
 current_period as (select * from periods where period_index = 0),
 
@@ -190,10 +211,13 @@ final as (
             when unusualness.robust_z is not null then 'usual'
         end as unusualness,
         (select count(*) from joint_spikes) as joint_spike_hours,
+        coalesce(spike_testing.joint_spike_hours_tested, 0) as joint_spike_hours_tested,
         largest_joint_spike.hour as largest_joint_spike_hour,
         largest_joint_spike.total_amount as largest_joint_spike_amount,
         coalesce(
-            abs(unusualness.robust_z) < 2 and ranking.week_rank > 3 and (select count(*) from joint_spikes) = 0,
+            abs(unusualness.robust_z) < 2 and ranking.week_rank > 3
+            and spike_testing.joint_spike_hours_tested = report_window.period_hours
+            and spike_testing.market_spike_hours = 0,
             false
         ) as is_ordinary_week
     from report_window
@@ -208,6 +232,7 @@ final as (
     left join unusualness on true
     left join long_share_before on true
     left join largest_joint_spike on true
+    left join spike_testing on true
 )
 
 select * from final
