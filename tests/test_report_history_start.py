@@ -69,3 +69,18 @@ def test_spike_hours_are_tested_from_7_days_after_the_history_start(w02, tmp_pat
         (tested,) = connection.execute("select joint_spike_hours_tested from rpt_overview").fetchone()
     first_testable = HISTORY_START + timedelta(days=7)  # Wed 15 Jan 00:00: 168 hours of baseline
     assert tested == (W03.end - first_testable) // timedelta(hours=1) == 120
+
+
+def test_no_exchange_is_new_in_the_first_week_of_the_history(w02):
+    settings, folder = w02
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        statuses = connection.execute("select distinct status from rpt_exchange_share union "
+                                      "select distinct status from rpt_overview_exchanges").fetchall()
+        bases = connection.execute("select count(*) from rpt_exchange_share "
+                                   "where previous_total_amount is not null").fetchone()
+    # the week before W02 is before the history: no exchange is new, no base is known
+    assert statuses == [("not compared",)] and bases == (0,)
+    summary = json.loads((folder / "summary.json").read_text())
+    assert {row["status"] for row in summary["overview"]["by_exchange"]} == {"not compared"}
+    page = (folder / "report.html").read_text()
+    assert 'class="tag new"' not in page and "new this week" not in page

@@ -88,6 +88,28 @@ def test_exchange_share_shows_new_and_absent_exchanges(small_warehouse):
     ]
 
 
+def test_an_exchange_is_absent_only_from_a_covered_period_and_new_only_after_one(tmp_path):
+    landing = tmp_path / "landing"
+    # W07 never fetched; W08 whole with Binance and Deribit; W09 fetched only until Wednesday, Binance alone
+    land_week(landing, at("2025-02-17"), [
+        kaiko_row(at("2025-02-17T10:00"), {"binc": (1, 100.0, 0, 0.0), "drbt": (0, 0.0, 2, 300.0)})])
+    land_fetch(landing, "btc", WEEK.start, at("2025-02-26"), [
+        kaiko_row(at("2025-02-25T14:00"), {"binc": (1, 1000.0, 0, 0.0)})])
+    with build(tmp_path) as connection:
+        table = rows(connection, "select exchange, status, previous_total_amount, change_vs_last_week "
+                                 "from rpt_exchange_share order by rank")
+        market = rows(connection, "select exchange, status from rpt_overview_exchanges order by rank")
+    # Deribit had nothing in the 48 covered hours: the other 120 are unknown, so it is not called absent
+    assert table == [
+        {"exchange": "binc", "status": "active", "previous_total_amount": 100.0,
+         "change_vs_last_week": pytest.approx(9.0)},
+        {"exchange": "drbt", "status": "not compared", "previous_total_amount": 300.0,
+         "change_vs_last_week": -1.0},
+    ]
+    assert market == [{"exchange": "binc", "status": "active"},
+                      {"exchange": "drbt", "status": "not compared"}]
+
+
 def test_top_hours_carry_side_share_and_exchange_breakdown(small_warehouse):
     top = rows(small_warehouse, "select rank, hour, total_amount, dominant_side, share_of_period, "
                                 "top_exchange, exchanges from rpt_top_hours order by rank")
