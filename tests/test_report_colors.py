@@ -141,3 +141,26 @@ def test_side_text_is_in_its_sides_colour(demo_week):
         assert re.fullmatch(rf"(\d+% |<1% )?{side}( liquidation)?", text), (side, text)
     css = demo_week.html.split("<style>")[1]
     assert f"--long: {PALETTE.long}" in css and f"--short-ink: {PALETTE.short_ink}" in css
+
+
+def test_hours_without_data_are_a_light_hatch_not_a_black_block():
+    """Every paint in a chart is a colour, none, or a url() to a pattern the chart defines: the hatch's own
+    background fill="#f1f2f4" was once rewritten into a reference to a missing id, drawn black."""
+    from datetime import datetime
+
+    start = datetime(2025, 1, 6)
+    rows = [{"hour": start + timedelta(hours=k), "is_covered": k >= 48, "long_amount": 1e6 * (k % 5),
+             "short_amount": 2e6 * (k % 3)} for k in range(168)]
+    svg, _ = charts.render("hourly", (rows,), {}, "btc_hourly", False)
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    paints = re.findall(r'\b(?:fill|stroke)="([^"]*)"', svg)
+    assert any(paint.startswith("url(") for paint in paints), "the missing hours are hatched"
+    for paint in paints:
+        reference = re.fullmatch(r"url\(#([\w-]+)\)", paint)
+        assert (re.fullmatch(r"#[0-9a-fA-F]{6}", paint) or paint == "none"
+                or (reference and reference[1] in ids)), paint
+    pattern = svg[svg.index("<pattern"):svg.index("</pattern>")]
+    assert f'fill="{PALETTE.missing_fill.lower()}"' in pattern.lower()
+    # lighter than either side's bars: the hatch never outweighs the data
+    assert luminance(PALETTE.missing_fill) > 0.85
+    assert luminance(PALETTE.missing) > luminance(PALETTE.short) - 0.1

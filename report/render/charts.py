@@ -448,7 +448,9 @@ SVG = "http://www.w3.org/2000/svg"
 XLINK = "http://www.w3.org/1999/xlink"
 ElementTree.register_namespace("xlink", XLINK)
 ElementTree.register_namespace("svg", SVG)
-_REFERENCE = re.compile(r"(^#|url\(#)([\w-]+)")  # xlink:href="#m1", fill: url(#h1)
+# xlink:href="#m1" (a whole href value) and fill: url(#h1); never a colour such as fill="#f1f2f4"
+_HREF = re.compile(r"(^#)([\w-]+)")
+_URL = re.compile(r"(url\(#)([\w-]+)")
 PRESENTATION = {"fill", "fill-opacity", "stroke", "stroke-width", "stroke-dasharray", "stroke-dashoffset",
                 "stroke-linecap", "stroke-linejoin", "stroke-opacity", "opacity", "font-size", "font-family",
                 "font-weight", "font-style", "text-anchor"}
@@ -462,15 +464,16 @@ def svg_markup(figure: Figure, prefix: str) -> str:
     rendered = io.StringIO()
     figure.savefig(rendered, format="svg", facecolor="white")
     root = ElementTree.fromstring(rendered.getvalue())
-    referenced = {match[1] for element in root.iter() for value in element.attrib.values()
-                  for match in _REFERENCE.findall(value)}
+    referenced = {match[1] for element in root.iter() for key, value in element.attrib.items()
+                  for match in reference_pattern(key).findall(value)}
     for element in root.iter():
         name = element.attrib.pop("id", None)
         if name in referenced:
             element.set("id", f"{prefix}-{name}")
         for key, value in element.attrib.items():
             if "#" in value:
-                element.set(key, _REFERENCE.sub(lambda match: f"{match[1]}{prefix}-{match[2]}", value))
+                element.set(key, reference_pattern(key).sub(lambda match: f"{match[1]}{prefix}-{match[2]}",
+                                                            value))
     compact(root)
     root.set("class", "chart-svg")
     root.set("stroke-linejoin", "round")
@@ -478,6 +481,12 @@ def svg_markup(figure: Figure, prefix: str) -> str:
     # ElementTree writes the namespace as the svg: prefix; HTML wants it as the default (text is escaped)
     markup = ElementTree.tostring(root, encoding="unicode")
     return markup.replace("<svg:", "<").replace("</svg:", "</").replace("xmlns:svg=", "xmlns=")
+
+
+def reference_pattern(attribute: str) -> re.Pattern:
+    """An href names an element by its whole value; any other attribute only inside url(…): a hatch's
+    background colour fill="#f1f2f4" once became a reference to a missing id and was drawn black."""
+    return _HREF if attribute.endswith("href") else _URL
 
 
 def compact(parent: ElementTree.Element) -> None:
