@@ -103,11 +103,12 @@ def overview_of(**changes) -> dict:
         "change_vs_4w_avg": 0.67, "trailing_4w_average": 9.94e8, "long_share": 0.56,
         "leading_asset": {"asset": "eth", "share": 0.45},
         "leading_exchange": {"exchange": "binc", "share": 0.38},
-        "rank": {"rank": 3, "of": 99, "since": "2025-01-13"},
+        "rank": {"rank": 3, "of": 99, "since": "2025-01-13", "weeks_since": 99},
         "robust_z": {"z": 1.6, "level": "usual", "baseline_weeks": 12, "baseline_median_amount": 1.0e9},
         "joint_spike_hours": 5,
         "largest_joint_spike": {"hour": "2026-11-04T11:00:00Z", "total_amount": 1.45e8},
-        "ordinary_week": False, "assets_requested": 5, "assets_covered": 5,
+        "ordinary_week": False, "is_iso_week": True, "weeks_in_baseline": 12,
+        "assets_requested": 5, "assets_covered": 5,
         "hours_covered": 840, "hours_expected": 840,
     }
     return {**overview, **changes}
@@ -128,8 +129,8 @@ def test_a_week_of_cascades_with_a_usual_total_is_not_called_ordinary():
 def test_only_a_week_the_overview_found_ordinary_is_called_so():
     from report.formatting import verdict
 
-    quiet = overview_of(joint_spike_hours=0, largest_joint_spike=None, rank={"rank": 40, "of": 99,
-                        "since": "2025-01-13"}, ordinary_week=True)
+    quiet = overview_of(joint_spike_hours=0, largest_joint_spike=None, ordinary_week=True,
+                        rank={"rank": 40, "of": 99, "weeks_since": 99, "since": "2025-01-13"})
     assert "robust z +1.6 vs the 12 weeks before: an ordinary week" in verdict(quiet, "2026-W45")
     top_three = overview_of(joint_spike_hours=0, largest_joint_spike=None)
     assert verdict(top_three, "2026-W45").endswith("total within its usual range (robust z +1.6 vs the 12 "
