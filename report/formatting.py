@@ -224,14 +224,23 @@ def verdict(overview: dict, label: str, words: PeriodWords = WEEK_WORDS) -> str:
     if leaders:
         parts.append(" and ".join(leaders))
     rank = overview["rank"]
+    gap = coverage_words(overview)
     if rank:
         since = f"since {short_date(rank['since'])}"
         parts.append(f"{rank_words(rank['rank'], rank['of'], 'fully covered weeks')} " + (
             since if rank["of"] == rank["weeks_since"] else f"(of {rank['weeks_since']} {since})"))
+    elif not overview["is_iso_week"]:
+        parts.append("not ranked: only ISO weeks are ranked")
+    elif overview["hours_covered"] < overview["hours_expected"]:
+        parts.append(f"not ranked: only {overview['hours_covered']:,} of {overview['hours_expected']:,} "
+                     "asset-hours are covered")
+        gap = coverage_words({**overview, "hours_covered": overview["hours_expected"]})
+    if rank and overview["robust_z"] is None:
+        parts.append(f"no robust z: {overview['weeks_in_baseline']} fully covered weeks among the 12 before "
+                     "(8 needed)")
     how_unusual = unusual_clause(overview)
     if how_unusual:
         parts.append(how_unusual)
-    gap = coverage_words(overview)
     sentence = "; ".join(parts)
     return sentence + (f" (partial: {gap})." if gap else ".")
 

@@ -84,3 +84,31 @@ def test_no_exchange_is_new_in_the_first_week_of_the_history(w02):
     assert {row["status"] for row in summary["overview"]["by_exchange"]} == {"not compared"}
     page = (folder / "report.html").read_text()
     assert 'class="tag new"' not in page and "new this week" not in page
+
+
+def test_the_long_share_chart_keeps_12_weeks_and_hatches_the_partial_one(w02):
+    _, folder = w02
+    summary = json.loads((folder / "summary.json").read_text())
+    weeks = summary["overview"]["weeks"]
+    mondays = [(W02.start - timedelta(weeks=k)).date().isoformat() for k in range(11, -1, -1)]
+    assert [week["week_start"] for week in weeks] == mondays
+    assert all(week["long_share"] is None and not week["is_fully_covered"] for week in weeks[:-1])
+    assert weeks[-1]["long_share"] is not None and not weeks[-1]["is_fully_covered"]
+
+
+def test_a_partial_week_with_data_is_drawn_hatched(w02):
+    from report.render import charts
+
+    full = [{"week_start": (W02.start - timedelta(weeks=k)).date(), "long_share": 0.3 + 0.02 * k,
+             "is_fully_covered": True, "is_report_week": k == 0} for k in range(11, -1, -1)]
+    full[0] = {**full[0], "long_share": None, "is_fully_covered": False}  # the same legend in both
+    partial = [*full[:-1], {**full[-1], "is_fully_covered": False}]
+    assert charts.png_bytes(charts.long_share_weeks(partial)) != charts.png_bytes(
+        charts.long_share_weeks([*full[:-1], {**full[-1]}])), "the partial week looks like a full one"
+
+
+def test_the_verdict_says_why_the_week_is_not_ranked(w02):
+    _, folder = w02
+    verdict = json.loads((folder / "summary.json").read_text())["overview"]["verdict"]
+    covered = (W02.end - HISTORY_START) // timedelta(hours=1) * len(ASSETS)  # Wed 8 Jan onwards
+    assert verdict.endswith(f"; not ranked: only {covered} of {168 * len(ASSETS)} asset-hours are covered.")

@@ -260,7 +260,12 @@ def long_share_weeks(rows: list[dict]) -> Figure:
         boxes(ax, left, right, 0.0, shares, facecolors=STYLE.long)
         boxes(ax, left, right, shares, 1.0, facecolors=STYLE.short)
     missing_spans(ax, [(p - 0.39, p + 0.39) for p, row in zip(positions, rows, strict=True)
-                       if row["long_share"] is None or not row["is_fully_covered"]], 0.0, 1.0)
+                       if row["long_share"] is None], 0.0, 1.0)
+    # a week with data that is not fully covered: its bar, hatched over, so it never reads as a full week
+    partial = [p for p, row in known if not row["is_fully_covered"]]
+    if partial:
+        boxes(ax, [p - 0.39 for p in partial], [p + 0.39 for p in partial], 0.0, 1.0, facecolors="none",
+              edgecolors="white", hatch=HATCH, zorder=1.5)
     for position, row in known:
         text(ax, position, row["long_share"] / 2, f"{row['long_share'] * 100:.0f}", ax.transData, ha="center",
              va="center", color="white", fontweight="bold")

@@ -119,6 +119,8 @@ def overview_summary(report_data: ReportData, period: Period) -> dict:
         "largest_joint_spike": {"hour": iso_z(row["largest_joint_spike_hour"]),
                                 "total_amount": row["largest_joint_spike_amount"]}
         if row["largest_joint_spike_hour"] else None,
+        "is_iso_week": row["is_iso_week"],
+        "weeks_in_baseline": row["weeks_in_baseline"],
         "assets_requested": row["assets_requested"],
         "assets_covered": row["assets_covered"],
         "hours_covered": int(row["asset_hours_covered"]),
