@@ -112,3 +112,20 @@ def test_the_verdict_says_why_the_week_is_not_ranked(w02):
     verdict = json.loads((folder / "summary.json").read_text())["overview"]["verdict"]
     covered = (W02.end - HISTORY_START) // timedelta(hours=1) * len(ASSETS)  # Wed 8 Jan onwards
     assert verdict.endswith(f"; not ranked: only {covered} of {168 * len(ASSETS)} asset-hours are covered.")
+
+
+def test_the_hours_before_the_history_are_exported_as_missing(w02):
+    import pyarrow.parquet as pq
+
+    _, folder = w02
+    hourly = pq.read_table(folder / "data" / "hourly.parquet").to_pylist()
+    first = W02.start - timedelta(weeks=12)
+    expected = {(asset, first + k * timedelta(hours=1)) for asset in ASSETS for k in range(13 * 168)}
+    assert {(row["asset"], row["hour"]) for row in hourly} == expected
+    for row in hourly:
+        # the report hatches Mon 6 and Tue 7 Jan as no data: the file says the same, never zero
+        assert row["covered"] is (HISTORY_START <= row["hour"] < W02.end), row
+        assert (row["total_amount"] is None) is not row["covered"]
+    by_exchange = pq.read_table(folder / "data" / "hourly_by_exchange.parquet").to_pylist()
+    monday = [row for row in by_exchange if row["hour"] == W02.start]
+    assert monday and all(row["covered"] is False and row["total_amount"] is None for row in monday)

@@ -33,7 +33,8 @@ class Export:
 
 EXPORTS = (
     Export("hourly", "rpt_export_hourly", ("asset", "hour", "covered", *MEASURES), 2,
-           "One row per asset × UTC hour, from the first to the last hour any asset has data for"),
+           "One row per asset × UTC hour of the report period and the 12 weeks before it, every hour: those "
+           "not covered (before the endpoint's history, not fetched) too, with `covered = false`"),
     Export("hourly_by_exchange", "rpt_export_hourly_by_exchange",
            ("asset", "exchange", "hour", "covered", *MEASURES), 3,
            "One row per asset × exchange × UTC hour over the same hours, for every exchange the asset has"),
@@ -42,11 +43,13 @@ EXPORTS = (
     Export("weekly", "fct_liquidations_weekly", ("asset", "week_start", *MEASURES, "hours_covered"), 2,
            "One row per asset × ISO week (from Monday 00:00 UTC) with at least one covered hour"),
     Export("daily_by_exchange", "fct_liquidations_daily_by_exchange",
-           ("asset", "exchange", "day", *MEASURES), 3,
-           "One row per asset × exchange × UTC day, zero where the exchange had no liquidations that day"),
+           ("asset", "exchange", "day", *MEASURES, "hours_covered"), 3,
+           "One row per asset × exchange × UTC day with at least one covered hour, zero where the exchange "
+           "had no liquidations that day"),
     Export("weekly_by_exchange", "fct_liquidations_weekly_by_exchange",
-           ("asset", "exchange", "week_start", *MEASURES), 3,
-           "One row per asset × exchange × ISO week, zero where the exchange had no liquidations that week"),
+           ("asset", "exchange", "week_start", *MEASURES, "hours_covered"), 3,
+           "One row per asset × exchange × ISO week with at least one covered hour, zero where the exchange "
+           "had no liquidations that week"),
 )
 
 COLUMN_NOTES = {

@@ -1,15 +1,24 @@
--- one row per asset × hour from the first to the last covered hour of any asset: the hourly export. An hour
--- outside every complete window has covered = false and no measures (missing); a covered hour without
--- liquidations has zeros.
+-- one row per asset × hour of the report period and the 12 weeks before it (what the report compares the
+-- period with), every hour whether fetched or not: the hourly export. An hour outside every complete window
+-- (before the endpoint's history, not fetched, not yet happened) has covered = false and no measures
+-- (missing); a covered hour without liquidations has zeros.
 {{ config(materialized='table') }}
 
-with hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
+with report_window as (select * from {{ ref('rpt_report_window') }}),
 
-assets as (select distinct asset from hourly),
+hourly as (
+    select *
+    from {{ ref('fct_liquidations_hourly') }}
+    where hour >= (select history_start from report_window)
+),
+
+assets as (select distinct asset from {{ ref('fct_liquidations_hourly') }}),
 
 hour_spine as (
-    select unnest(generate_series(min(hour), max(hour), interval 1 hour)) as hour
-    from hourly
+    select unnest(generate_series(
+        report_start - interval 12 week, report_end - interval 1 hour, interval 1 hour
+    )) as hour
+    from report_window
 ),
 
 final as (
