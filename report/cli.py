@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     email.add_argument("--send", action="store_true", help="send over SMTP (SMTP_HOST, SMTP_PORT, ...)")
     email.add_argument("--resend", action="store_true",
                        help="with --send: send even to recipients this period's email already went to")
-    email.add_argument("--attach-pdf", action="store_true", help="attach report.pdf when it exists")
+    email.add_argument("--attach-pdf", action="store_true",
+                       help="attach report.pdf when it exists (without site_url it is attached anyway)")
 
     publish = command(
         "publish", "Build output/site/: an index of every rendered report.", "liqreport publish"

@@ -65,18 +65,21 @@ def deliver(settings: Settings, report_dir: Path, *, send: bool = False, resend:
                 f"(last {last['sent_at']}, Message-ID {last['message_id']}): not sent again; "
                 "pass --resend to send it anyway.")
             return report_dir / EMAIL_FILE
+    link = full_report_link(settings, report_dir)
     pdf = None
-    if attach_pdf:
-        pdf_name = (summary.get("files") or {}).get("pdf") or "report.pdf"
+    # without a site the PDF is the only way a reader gets the report itself: attached whenever it exists
+    pdf_name = (summary.get("files") or {}).get("pdf") or "report.pdf"
+    if attach_pdf or link is None:
         if (report_dir / pdf_name).is_file():
             pdf = artifact_path(report_dir, pdf_name).read_bytes()
-        else:
+        elif attach_pdf:
             log(f"No {pdf_name} to attach: render with --pdf to include it.")
-    link = full_report_link(settings, report_dir)
     if link is None:
-        log("Warning: site_url is not set, so the email cannot link to the full report; it says "
-            + ("the PDF is attached." if pdf is not None else "where the report folder is. Set site_url in "
-               "liqreport.toml (or attach the PDF) to give readers the report itself."))
+        log("Warning: site_url is not set, so the email cannot link to the full report; "
+            + (f"{pdf_name} is attached instead. Set site_url in liqreport.toml to link the published report."
+               if pdf is not None else
+               "it says where the report folder is. Set site_url in liqreport.toml, or render with --pdf "
+               "(`liqreport render --pdf`, `liqreport run --pdf`) so that the email attaches the PDF."))
     message = build_message(summary, report_dir, sender=sender_address(settings.smtp, required=send),
                             recipients=recipients, report_link=link, pdf=pdf)
     path = report_dir / EMAIL_FILE
@@ -214,8 +217,9 @@ def template_context(summary: dict, charts: list[dict], report_link: str | None,
                "takeaway": chart.get("takeaway") or "", "width": display_width(chart["png"])}
               for chart in charts]
     label = printable(summary["period"]["label"])
-    if pdf_attached:
-        where = f"The full report is attached as a PDF (liquidations-{label}.pdf)."
+    if pdf_attached:  # shown only without a site: with one, the email links the published report
+        where = (f"The full report is attached as a PDF (liquidations-{label}.pdf); it is not published on a "
+                 "site.")
     else:
         where = (f"The full report, with every chart and table, is report.html in the {label} report folder "
                  "of the weekly run; it is not published on a site.")
