@@ -215,12 +215,13 @@ def verdict(overview: dict, label: str, words: PeriodWords = WEEK_WORDS) -> str:
         parts[0] += ", " + " and ".join(comparisons)
     parts[0] += f", {share(overview['long_share'])} of it longs"
     leaders = []
-    if overview["leading_asset"]:
+    if overview["leading_asset"] and overview["assets_covered"] > 1:
         leaders.append(f"{asset_label(overview['leading_asset']['asset'])} led the assets "
                        f"({share(overview['leading_asset']['share'])})")
     if overview["leading_exchange"]:
-        leaders.append(f"{exchange_label(overview['leading_exchange']['exchange'])} the exchanges "
-                       f"({share(overview['leading_exchange']['share'])})")
+        leaders.append(f"{exchange_label(overview['leading_exchange']['exchange'])} "
+                       + ("the exchanges" if leaders else "led the exchanges")
+                       + f" ({share(overview['leading_exchange']['share'])})")
     if leaders:
         parts.append(" and ".join(leaders))
     rank = overview["rank"]

@@ -27,7 +27,7 @@ from conftest import DEMO_WEEK
 from report import pipeline
 from report.errors import RenderError
 from report.fetch.fetcher import fetch_range
-from report.formatting import change, usd
+from report.formatting import change, exchange_label, usd
 from report.periods import iso_week
 from report.render import report as report_module
 from report.render import summary as summary_module
@@ -306,6 +306,26 @@ def test_asset_never_fetched_gets_a_no_data_section_not_zeros_in_disguise(demo_r
     assert never["asset"] == "never" and never["hours_covered"] == 0 and never["total_amount"] == 0
     assert not (folder / "run_results.json").exists()  # none beside this warehouse: nothing invented
     assert "(partial: 1 of 2 assets have data" in text_of(element_by_id(tree, "verdict"))
+
+
+def test_a_one_asset_report_does_not_compare_the_asset_with_itself(demo_report, tmp_path):
+    """--assets btc: no 'BTC led the assets (100%)', no one-row table of assets, no cross-asset block (two
+    assets cannot spike together when there is one), and the first screen's exchange view is BTC's own."""
+    shutil.copytree(demo_report.settings.landing_dir, tmp_path / "landing")
+    settings = demo_report.settings.with_(output_dir=tmp_path, assets=("btc",))
+    pipeline.build(settings, WEEK, log=lambda line: None)
+    folder = report_module.render_report(settings, WEEK, log=lambda line: None).parent
+    tree = html5lib.parse((folder / "report.html").read_text(encoding="utf-8"))
+    page = text_of(tree)
+    assert "led the assets" not in page and "of all assets" not in page and "across assets" not in page
+    for gone in ("joint-spikes", "cross-asset", "exchanges-btc", "chart-btc_exchanges"):
+        assert not [node for node in tree.iter() if node.get("id") == gone], gone
+    assert text_of(element_by_id(tree, "market-exchanges")).startswith("BTC by exchange")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [chart["kind"] for chart in summary["charts"] if chart["asset"] == "btc"] == [
+        "hourly", "daily", "exchange_day", "weekly"]
+    leader = summary["overview"]["leading_exchange"]
+    assert f"; {exchange_label(leader['exchange'])} led the exchanges (" in summary["overview"]["verdict"]
 
 
 def test_rendering_other_assets_than_the_warehouse_was_built_for_is_refused(demo_report, tmp_path):

@@ -86,7 +86,7 @@ def gather(settings: Settings, period: Period) -> Report:
     words = period_words(period.hours)
     overview = summary.steady(summary.overview_summary(report_data, period))
     return Report(settings, period, report_data, words, is_demo(report_data, settings), overview,
-                  sections.overview_charts(report_data, overview, words),
+                  sections.overview_charts(report_data, overview, words, settings.assets),
                   sections.build_sections(report_data, settings.assets, words))
 
 
@@ -210,6 +210,7 @@ def page_context(report: Report, drawn: list[Drawn], report_summary: dict, image
         "sections": report.sections,
         "charts": chart_views,
         "overview_charts": [chart_views[spec.name] for spec in report.overview_charts],
+        "market_name": sections.market_name(report.settings.assets),
         "cross_rows": report.data.rows("rpt_cross_asset"),
         "spike_hours": report.data.rows("rpt_cross_asset_spikes"),
         "quality": [quality[asset] for asset in report.order if asset in quality],

@@ -72,17 +72,21 @@ def ordered_assets(data: ReportData, assets: tuple[str, ...]) -> list[str]:
 
 def build_sections(data: ReportData, assets: tuple[str, ...],
                    words: PeriodWords = WEEK_WORDS) -> list[AssetSection]:
-    return [build_section(data, asset, words) for asset in ordered_assets(data, assets)]
+    # one asset: the first screen's exchange view is the asset's, so the section does not repeat it, nor
+    # say that the asset is 100% of all assets
+    alone = len(assets) == 1
+    return [build_section(data, asset, words, alone=alone) for asset in ordered_assets(data, assets)]
 
 
-def build_section(data: ReportData, asset: str, words: PeriodWords = WEEK_WORDS) -> AssetSection:
+def build_section(data: ReportData, asset: str, words: PeriodWords = WEEK_WORDS, *,
+                  alone: bool = False) -> AssetSection:
     summary = data.one("rpt_weekly_summary", asset)
     section = AssetSection(asset, summary, data.one("rpt_cross_asset", asset),
                            data.one("rpt_data_quality", asset), bool(summary and summary["total_amount"] > 0),
                            empty_reason(summary))
     if not section.has_liquidations:
         return section
-    section.headline = asset_headline(summary, section.ranking, section.quality, words)
+    section.headline = asset_headline(summary, None if alone else section.ranking, section.quality, words)
     section.days = data.rows("rpt_daily_ratio", asset)
     section.exchanges = data.rows("rpt_exchange_share", asset)
     section.top_hours = data.rows("rpt_top_hours", asset)
@@ -111,17 +115,26 @@ def build_section(data: ReportData, asset: str, words: PeriodWords = WEEK_WORDS)
                   f"Mirrored bar chart of {name} liquidations per week over 12 weeks, shorts above and longs "
                   "below the axis.", weekly_takeaway(trend, words)),
     ]
-    section.charts = {spec.kind: spec for spec in specs}
+    section.charts = {spec.kind: spec for spec in specs if not (alone and spec.kind == "exchanges")}
     return section
 
 
-def overview_charts(data: ReportData, overview: dict, words: PeriodWords = WEEK_WORDS) -> list[ChartSpec]:
+def market_name(assets: tuple[str, ...]) -> str:
+    """'All assets', or the one asset's name when the report has only one."""
+    return asset_label(assets[0]) if len(assets) == 1 else "All assets"
+
+
+def overview_charts(data: ReportData, overview: dict, words: PeriodWords = WEEK_WORDS,
+                    assets: tuple[str, ...] = ()) -> list[ChartSpec]:
     exchanges = data.rows("rpt_overview_exchanges")
     weeks = [row for row in data.rows("rpt_market_weeks") if row["weeks_before_report"] < 12]
+    across = "across all assets" if len(assets) != 1 else f"of {market_name(assets)}"
     return [
-        ChartSpec("market_exchanges", None, (exchanges,), {"scope": words.this}, "All assets by exchange",
-                  "Horizontal bar chart of liquidations per exchange across all assets, longs to the left "
-                  "and shorts to the right.", market_exchange_takeaway(exchanges, overview), email=True),
+        ChartSpec("market_exchanges", None, (exchanges,), {"scope": words.this},
+                  f"{market_name(assets)} by exchange",
+                  f"Horizontal bar chart of liquidations per exchange {across}, longs to the left "
+                  "and shorts to the right.", market_exchange_takeaway(exchanges, overview, across),
+                  email=True),
         ChartSpec("long_share_weeks", None, (weeks,), {}, "Long share, 12 weeks",
                   "Stacked bar chart of each week's liquidations split into longs (bottom, labelled with "
                   "their percentage) and shorts (top), over 12 weeks.", long_share_takeaway(overview, words),
@@ -235,12 +248,12 @@ def weekly_takeaway(trend: list[dict], words: PeriodWords = WEEK_WORDS) -> str:
     return text + "."
 
 
-def market_exchange_takeaway(exchanges: list[dict], overview: dict) -> str:
+def market_exchange_takeaway(exchanges: list[dict], overview: dict, across: str = "across all assets") -> str:
     active = [row for row in exchanges if row["total_amount"] > 0]
     if not active:
         return "No exchange reported liquidations."
     named = ", ".join(f"{exchange_label(row['exchange'])} {share(row['share'])}" for row in active[:3])
-    return f"Of {usd(overview['total_amount'])} across all assets: {named}."
+    return f"Of {usd(overview['total_amount'])} {across}: {named}."
 
 
 def long_share_takeaway(overview: dict, words: PeriodWords = WEEK_WORDS) -> str:
