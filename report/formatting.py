@@ -174,6 +174,7 @@ class PeriodWords:
     same_day: str
     average_short: str
     last_short: str
+    noun: str = "week"
 
 
 WEEK_WORDS = PeriodWords("this week", "last week", "the 4-week average", "Same day last week", "4-wk avg",
@@ -184,7 +185,7 @@ def period_words(hours: int) -> PeriodWords:
     if hours == 168:
         return WEEK_WORDS
     return PeriodWords("this period", f"the previous {hours} h", f"the average of the 4 previous {hours} h",
-                       f"{hours} h earlier", "4-period avg", f"prev. {hours} h")
+                       f"{hours} h earlier", "4-period avg", f"prev. {hours} h", "period")
 
 
 def coverage_words(overview: dict) -> str:

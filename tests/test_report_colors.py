@@ -76,6 +76,7 @@ def test_heatmap_labels_reach_4_5_to_1_on_every_cell_colour():
 def test_every_label_in_a_drawn_heatmap_reads_on_its_cell():
     days = [date(2025, 2, 24 + day) for day in range(5)]
     rows = [{"exchange": code, "exchange_rank": rank, "day": day, "total_amount": amount,
+             "share_of_exchange_week": amount / (4e6 + 9e6 + 5e7 + 2e5 + 1.5e7 * rank),
              "is_exchange_peak_day": day == days[rank % 5]}
             for rank, code in enumerate(("binc", "bbit", "okex", "drbt", "hbdm"), start=1)
             for day, amount in zip(days, (4e6, 9e6, 5e7, 2e5, 1.5e7 * rank), strict=True)]
@@ -89,6 +90,23 @@ def test_every_label_in_a_drawn_heatmap_reads_on_its_cell():
         x, y = (round(value) for value in label.get_position())
         cell = image.cmap(image.norm(grid[y][x]))
         assert contrast(label.get_color(), cell) >= 4.5, label.get_text()
+
+
+def test_a_small_venue_shows_its_own_pattern_in_the_heatmap():
+    """Shade is the day's share of the exchange's week: Kraken's week shaped like Binance's, at a hundredth
+    of the USD, gets the same shades (one global scale left it uniformly pale); the labels stay USD."""
+    days = [date(2025, 2, 24) + timedelta(days=day) for day in range(7)]
+    pattern = (1, 2, 8, 3, 1, 1, 4)
+    rows = [{"exchange": code, "exchange_rank": rank, "day": day, "total_amount": scale * weight,
+             "share_of_exchange_week": weight / sum(pattern), "is_exchange_peak_day": weight == 8}
+            for rank, (code, scale) in enumerate((("binc", 1e7), ("krkn", 1e5)), start=1)
+            for day, weight in zip(days, pattern, strict=True)]
+    (ax,) = charts.exchange_day_heatmap(rows, tuple(days)).axes
+    (image,) = ax.get_images()
+    binance, kraken = ([image.cmap(image.norm(value)) for value in line] for line in image.get_array())
+    assert binance == kraken and len(set(kraken)) == len(set(pattern))
+    labels = sorted(text.get_text() for text in ax.texts if text.get_transform() == ax.transData)
+    assert labels == ["800K", "80M"]
 
 
 def test_long_and_short_are_far_apart_in_lightness():

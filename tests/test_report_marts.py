@@ -234,3 +234,17 @@ def test_a_wave_that_spans_midnight_is_cross_venue_and_few_venues_must_carry_the
     assert exchange_day_takeaway(eth) == (f"2 of 6 {near} (2 on it); Binance and Bybit carried 97% of "
                                           "Wed 26 Feb: concentrated on few venues.")
     assert exchange_day_takeaway(sol) == f"2 of 6 {near} (2 on it)."
+
+
+def test_each_exchange_day_is_a_share_of_that_exchange_s_week(tmp_path):
+    landing = tmp_path / "landing"
+    land_days(landing, "btc", {"2025-02-24": venues(900, 9), "2025-02-26": venues(100, 1),
+                               "2025-02-27": venues(0, 10)})
+    with build(tmp_path) as connection:
+        shares = {(row["exchange"], row["day"].isoformat()): row["share_of_exchange_week"]
+                  for row in rows(connection, "select * from rpt_exchange_day")}
+    assert shares["binc", "2025-02-24"] == pytest.approx(900 / 1000)
+    assert shares["bbit", "2025-02-24"] == pytest.approx(9 / 20)
+    assert shares["bbit", "2025-02-27"] == pytest.approx(10 / 20)
+    for code in ("binc", "bbit"):
+        assert sum(share for (exchange, _), share in shares.items() if exchange == code) == pytest.approx(1)

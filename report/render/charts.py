@@ -30,7 +30,7 @@ matplotlib.rcParams["font.family"] = "DejaVu Sans"
 matplotlib.rcParams["hatch.linewidth"] = 0.8
 
 from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
-from matplotlib.colors import LinearSegmentedColormap, PowerNorm, to_rgb  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -378,8 +378,9 @@ def weekly_mirrored(rows: list[dict]) -> Figure:
 
 
 def exchange_day_heatmap(rows: list[dict], days: tuple = ()) -> Figure:
-    """USD per exchange × day; each exchange's own largest day is labelled, so a column of labels is a
-    cross-venue wave and a lone label a local event."""
+    """Each exchange's week spread over its days: the shade is the day's share of that exchange's week (so a
+    small venue's pattern shows as well as Binance's), the label the USD of its own largest day; a column of
+    labels is a cross-venue wave, a lone label a local event."""
     exchanges = sorted({(row["exchange_rank"], row["exchange"]) for row in rows})
     days = sorted(set(days) | {row["day"] for row in rows})
     labels = [literal(exchange_label(code)) for _, code in exchanges]
@@ -388,10 +389,10 @@ def exchange_day_heatmap(rows: list[dict], days: tuple = ()) -> Figure:
     if not rows:
         no_data(ax, "No exchange reported liquidations")
         return figure
-    cell = {(row["exchange"], row["day"]): row["total_amount"] for row in rows}
+    cell = {(row["exchange"], row["day"]): row["share_of_exchange_week"] for row in rows}
     grid = [[cell.get((code, day), float("nan")) for day in days] for _, code in exchanges]
     peak = max((value for line in grid for value in line if value == value), default=0) or 1
-    norm = PowerNorm(gamma=0.5, vmin=0, vmax=peak)  # square root: one huge day must not wash out the rest
+    norm = Normalize(vmin=0, vmax=peak)
     cmap = STYLE.heat_cmap
     ax.imshow(grid, aspect="auto", cmap=cmap, norm=norm, interpolation="nearest",
               extent=(-0.5, len(days) - 0.5, len(exchanges) - 0.5, -0.5))
@@ -399,19 +400,19 @@ def exchange_day_heatmap(rows: list[dict], days: tuple = ()) -> Figure:
     ax.set_ylim(len(exchanges) - 0.5, -0.5)
     for y, row_peak in enumerate(peak_days(rows, exchanges, days)):
         if row_peak is not None:
-            x, value = row_peak
+            x, value, share_of_week = row_peak
             text(ax, x, y, cell_usd(value), ax.transData, ha="center", va="center",
-                 color=label_color(cmap(norm(value))))
+                 color=label_color(cmap(norm(share_of_week))))
     y_labels(ax, list(range(len(exchanges))), labels)
     x_labels(ax, list(range(len(days))), day_labels(days), top=True)
     return figure
 
 
-def peak_days(rows: list[dict], exchanges: list[tuple], days: list) -> list[tuple[int, float] | None]:
-    """(column, USD) of each exchange's peak day, from rpt_exchange_day's is_exchange_peak_day flag."""
+def peak_days(rows: list[dict], exchanges: list[tuple], days: list) -> list[tuple[int, float, float] | None]:
+    """(column, USD, share of the week) of each exchange's peak day, from rpt_exchange_day's flag."""
     column = {day: index for index, day in enumerate(days)}
-    peaks = {row["exchange"]: (column[row["day"]], row["total_amount"]) for row in rows
-             if row["is_exchange_peak_day"] and row["total_amount"] > 0}
+    peaks = {row["exchange"]: (column[row["day"]], row["total_amount"], row["share_of_exchange_week"])
+             for row in rows if row["is_exchange_peak_day"] and row["total_amount"] > 0}
     return [peaks.get(code) for _, code in exchanges]
 
 

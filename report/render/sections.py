@@ -110,7 +110,9 @@ def build_section(data: ReportData, asset: str, words: PeriodWords = WEEK_WORDS,
         ChartSpec("exchange_day", asset, (exchange_days,), {"days": days},
                   f"{name} by exchange and day (USD)",
                   f"Heatmap of {name} liquidations, one row per exchange and one column per day, darker for "
-                  "more USD.", exchange_day_takeaway(summary, words)),
+                  "a larger part of that exchange's period.",
+                  exchange_day_takeaway(summary, words) + " Shade: the day's share of the exchange's "
+                  f"{words.noun}; label: USD on its largest day."),
         ChartSpec("weekly", asset, (trend,), {}, f"{name}, 12 weeks",
                   f"Mirrored bar chart of {name} liquidations per week over 12 weeks, shorts above and longs "
                   "below the axis.", weekly_takeaway(trend, words)),
