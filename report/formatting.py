@@ -214,7 +214,7 @@ def verdict(overview: dict, label: str, words: PeriodWords = WEEK_WORDS) -> str:
                            f"({usd(overview['trailing_4w_average'])})")
     if comparisons:
         parts[0] += ", " + " and ".join(comparisons)
-    parts[0] += f", {share(overview['long_share'])} of it longs"
+    parts[0] += f", {side_share(overview['long_share'])[1]}"
     leaders = []
     if overview["leading_asset"] and overview["assets_covered"] > 1:
         leaders.append(f"{asset_label(overview['leading_asset']['asset'])} led the assets "

@@ -122,6 +122,8 @@ def test_a_week_of_cascades_with_a_usual_total_is_not_called_ordinary():
     assert "total within its usual range (robust z +1.6" in text
     assert "5 hours saw two or more assets spike together, the largest $145M on Wed 04 Nov 11:00 UTC" in text
     assert text.endswith(".") and ". " not in text  # one sentence
+    assert ", 56% long;" in text and "longs" not in text
+    assert ", 70% short;" in verdict(overview_of(long_share=0.3), "2026-W45")
     one = verdict(overview_of(joint_spike_hours=1), "2026-W45")
     assert "one hour saw two or more assets spike together, $145M on Wed 04 Nov 11:00 UTC" in one
 

@@ -182,3 +182,26 @@ def test_hours_without_data_are_a_light_hatch_not_a_black_block():
     # lighter than either side's bars: the hatch never outweighs the data
     assert luminance(PALETTE.missing_fill) > 0.85
     assert luminance(PALETTE.missing) > luminance(PALETTE.short) - 0.1
+
+
+def test_the_verdict_and_each_asset_sentence_name_the_larger_side_in_its_colour(demo_week):
+    """'59% long' or '53% short', as the tables say it — never '47% longs' in plain ink for a short week."""
+    tree = html5lib.parse(demo_week.html)
+    by_id = {node.get("id"): node for node in tree.iter() if node.get("id")}
+
+    def larger_side(long_share: float) -> tuple[str, str]:
+        side = "long" if long_share >= 0.5 else "short"
+        return side, f"{round(100 * (long_share if side == 'long' else 1 - long_share))}% {side}"
+
+    checked = [(by_id["verdict"], demo_week.summary["overview"]["long_share"])]
+    for entry in demo_week.summary["assets"]:
+        section = by_id.get(f"asset-{entry['asset']}")
+        ledes = [node for node in section.iter(f"{XHTML}p") if node.get("class") == "lede"] if section else []
+        if ledes:
+            checked.append((ledes[0], entry["long_share"]))
+    assert len(checked) >= 6
+    for node, long_share in checked:
+        side, phrase = larger_side(long_share)
+        marked = [("".join(span.itertext()), span.get("class")) for span in node.iter(f"{XHTML}span")]
+        assert marked == [(phrase, side)], (node.get("id"), marked)
+        assert "longs" not in "".join(node.itertext())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from report.deliver.report_folder import SUMMARY_FILE, load_summary, write_if_changed
 from report.errors import DeliveryError
+from report.palette import PALETTE
 from report.templating import render
 
 INDEX_FILE = "index.html"
@@ -28,7 +29,7 @@ def publish(reports_dir: Path, site_dir: Path) -> Path:
         mirror(report_dir, site_dir / report_dir.name)
     entries = sorted((index_entry(folder) for folder in rendered_reports(site_dir)),
                      key=lambda entry: (entry["start"], entry["label"]), reverse=True)
-    html = render("site_index.html", {"reports": entries})
+    html = render("site_index.html", {"reports": entries, "style": PALETTE})
     index = site_dir / INDEX_FILE
     write_if_changed(index, html.encode("utf-8"))
     return index

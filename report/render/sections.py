@@ -168,7 +168,7 @@ def asset_headline(summary: dict, ranking: dict | None, quality: dict | None,
         comparisons.append(f"{change(summary['change_vs_4w_avg'])} on {words.average}")
     if comparisons:
         text += ", " + " and ".join(comparisons)
-    text += f"; {share(summary['long_share'])} longs; {count(summary['total_trades'])} events"
+    text += f"; {side_share(summary['long_share'])[1]}; {count(summary['total_trades'])} events"
     if summary["average_size"] is not None:
         text += f" averaging {usd(summary['average_size'])}"
     if summary["dominant_exchange"]:
