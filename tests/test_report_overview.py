@@ -166,6 +166,9 @@ def test_the_verdict_says_the_figures_in_words(exported, demo_week):
     if overview["spike_hours"]:  # the demo week's cascades: never "ordinary", whatever the total's z
         assert "ordinary" not in verdict
         assert f"{len(overview['spike_hours'])} hours saw two or more assets spike together" in verdict
-    assert f"{round(overview['long_share'] * 100)}% of it longs" in verdict
+    long_share = overview["long_share"]  # the larger side, named as the tables name it
+    side = (f"{round(long_share * 100)}% long" if long_share >= 0.5
+            else f"{round((1 - long_share) * 100)}% short")
+    assert f", {side};" in verdict and "longs" not in verdict
     generated = datetime.fromisoformat(demo_week.summary["generated_at"].replace("Z", "+00:00"))
     assert generated <= datetime.now(UTC)
