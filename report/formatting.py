@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 MISSING = "–"  # en dash: no value (a missing base, an average without trades)
+MINUS = "−"  # U+2212, the one minus sign of every figure: -7.1% and −2.4 must not sit side by side
 
 EXCHANGE_NAMES = {
     "binc": "Binance", "bbit": "Bybit", "okex": "OKX", "drbt": "Deribit", "hbdm": "HTX (Huobi)",
@@ -23,7 +24,7 @@ def usd(amount: float | None) -> str:
     """Three significant figures, as liquidations are quoted: $1.02B, $912M, $12.3M, $4.52K, $950."""
     if amount is None:
         return MISSING
-    sign = "-" if amount < 0 else ""
+    sign = MINUS if amount < 0 else ""
     value = float(f"{abs(amount):.3g}")  # round first so 999.96M reads $1.00B, not $1000M
     for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if value >= threshold:
@@ -34,11 +35,12 @@ def usd(amount: float | None) -> str:
 
 
 def change(fraction: float | None) -> str:
-    """0.547 → '+55%', -0.0707 → '-7.1%'; 'n/a' when there is no base to compare with."""
+    """0.547 → '+55%', -0.0707 → '−7.1%'; 'n/a' when there is no base to compare with."""
     if fraction is None:
         return "n/a"
     percent = fraction * 100
-    return f"{percent:+.0f}%" if abs(percent) >= 9.95 else f"{percent:+.1f}%"
+    text = f"{percent:+.0f}%" if abs(percent) >= 9.95 else f"{percent:+.1f}%"
+    return text.replace("-", MINUS)
 
 
 def share(fraction: float | None, digits: int = 0) -> str:
@@ -67,7 +69,7 @@ def zscore(value: float | None) -> str:
     if value is None:
         return MISSING
     text = f"{value:+.1f}"
-    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
+    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", MINUS)
 
 
 def ordinal(number: int) -> str:
@@ -95,29 +97,34 @@ def moment(value: datetime | date | str | None) -> datetime | date | None:
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
+def day_month(value: date) -> str:
+    """'9 Nov': the one day format of the report, the email, the charts and the site (no leading zero)."""
+    return f"{value.day} {value:%b}"
+
+
 def utc_hour(value, year: bool = False) -> str:
     parsed = moment(value)
     if parsed is None:
         return MISSING
-    return f"{parsed:%a %d %b %Y %H:%M} UTC" if year else f"{parsed:%a %d %b %H:%M} UTC"
+    return f"{parsed:%a} {day_month(parsed)}{f' {parsed:%Y}' if year else ''} {parsed:%H:%M} UTC"
 
 
 def hour_cell(value) -> str:
     """An hour in a table whose header already says UTC: 'Fri 27 Nov 14:00'."""
     parsed = moment(value)
-    return MISSING if parsed is None else f"{parsed:%a %d %b %H:%M}"
+    return MISSING if parsed is None else f"{parsed:%a} {day_month(parsed)} {parsed:%H:%M}"
 
 
 def utc_day(value, year: bool = True) -> str:
     parsed = moment(value)
     if parsed is None:
         return MISSING
-    return f"{parsed:%a %d %b %Y}" if year else f"{parsed:%a %d %b}"
+    return f"{parsed:%a} {day_month(parsed)}" + (f" {parsed:%Y}" if year else "")
 
 
 def short_date(value) -> str:
     parsed = moment(value)
-    return MISSING if parsed is None else f"{parsed:%d %b %Y}"
+    return MISSING if parsed is None else f"{day_month(parsed)} {parsed:%Y}"
 
 
 def utc_time(value) -> str:
@@ -127,13 +134,12 @@ def utc_time(value) -> str:
 
 
 def period_dates(start, end) -> str:
-    """[Mon 24 Feb, Mon 3 Mar) → 'Mon 24 Feb – Sun 02 Mar 2025 (UTC)'; other ranges with their hours."""
+    """[Mon 24 Feb, Mon 3 Mar) → 'Mon 24 Feb – Sun 2 Mar 2025 (UTC)'; other ranges with their hours."""
     first, last = moment(start), moment(end)
     if first.time() == last.time() == datetime.min.time():
         last -= timedelta(days=1)
-        head = f"{first:%a %d %b}" if first.year == last.year else f"{first:%a %d %b %Y}"
-        return f"{head} – {last:%a %d %b %Y} (UTC)"
-    return f"{first:%d %b %Y %H:%M} – {last:%d %b %Y %H:%M} UTC"
+        return f"{utc_day(first, year=first.year != last.year)} – {utc_day(last)} (UTC)"
+    return f"{short_date(first)} {first:%H:%M} – {short_date(last)} {last:%H:%M} UTC"
 
 
 def iso_z(value: datetime | None) -> str | None:
@@ -298,6 +304,6 @@ def subject_figures(overview: dict, label: str) -> str:
 FILTERS = {
     "usd": usd, "change": change, "share": share, "count": count, "zscore": zscore,
     "utc_hour": utc_hour, "hour_cell": hour_cell, "utc_day": utc_day, "utc_time": utc_time,
-    "short_date": short_date,
+    "short_date": short_date, "period_dates": period_dates,
     "exchange_name": exchange_name, "exchange_label": exchange_label, "asset_label": asset_label,
 }

@@ -271,13 +271,13 @@ def test_email_headline_figures_equal_summary_json(delivered, report_dir_without
     summary = json.loads((report_dir_without_pdf / "summary.json").read_text())
     rows = [" ".join("".join(cell.itertext()).split())
             for cell in parse_html(html_of(message)).findall(f".//{XHTML}tr[@class='asset-row']")]
-    assert rows[0] == "BTC $1.23B +18% -5.0% 62% long"
-    assert rows[1] == "ETH $640M -7.1% -5.0% 55% long"
+    assert rows[0] == "BTC $1.23B +18% −5.0% 62% long"
+    assert rows[1] == "ETH $640M −7.1% −5.0% 55% long"
     assert "$1.87B" in html_of(message)  # the total, in the KPI row
     assert summary["overview"]["verdict"] in html_of(message)
     text = text_of(message)
-    assert "BTC: $1.23B, +18% vs last week, -5.0% vs the 4-week average, 62% long" in text
-    assert "ETH: $640M, -7.1% vs last week, -5.0% vs the 4-week average, 55% long" in text
+    assert "BTC: $1.23B, +18% vs last week, −5.0% vs the 4-week average, 62% long" in text
+    assert "ETH: $640M, −7.1% vs last week, −5.0% vs the 4-week average, 55% long" in text
     assert "Binance led with 40%" in text and "Bybit led with 40%" in text  # names, as in the report
 
 
@@ -369,7 +369,7 @@ def test_email_html_stays_under_gmail_clip_with_many_assets(tmp_path):
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert len(html_of(message).encode()) < 100_000
     assert message["Subject"].strip() == (
-        "[DEMO DATA] Liquidations 2025-W09: $78.0M, -95% w/w, 50% long, ASSET11 led")
+        "[DEMO DATA] Liquidations 2025-W09: $78.0M, −95% w/w, 50% long, ASSET11 led")
 
 
 def test_email_never_links_a_local_file_and_warns_once_without_a_site(tmp_path, report_dir_without_pdf):

@@ -110,7 +110,8 @@ def test_report_headline_figures_equal_sums_of_the_landed_pages(demo_report):
     assert f"{change(grand_total / previous_total - 1)} on last week ({usd(previous_total)})" in verdict
     peak = max(both, key=both.get)
     spikes = text_of(element_by_id(demo_report.tree, "joint-spikes"))
-    assert f"Biggest hour across assets: {peak:%a %d %b %H}:00 UTC, {usd(both[peak])}" in spikes
+    hour = f"{peak:%a} {peak.day} {peak:%b %H}:00 UTC"
+    assert f"Biggest hour across assets: {hour}, {usd(both[peak])}" in spikes
 
 
 def test_changes_biggest_day_and_biggest_hour_match_the_landed_pages(demo_report):

@@ -39,7 +39,7 @@ from matplotlib.textpath import TextToPath  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
-from report.formatting import exchange_label, usd  # noqa: E402
+from report.formatting import day_month, exchange_label, usd  # noqa: E402
 from report.palette import Palette  # noqa: E402
 
 
@@ -275,7 +275,7 @@ def long_share_weeks(rows: list[dict]) -> Figure:
     ax.add_line(Line2D([-0.6, len(rows) - 0.4], [0.5, 0.5], color=STYLE.ink, linewidth=0.8, linestyle=DASHED))
     y_labels(ax, [0, 0.5, 1], ["0%", "50%", "100%"])
     shown = positions[::-2][::-1]
-    x_labels(ax, shown, [f"{rows[p]['week_start']:%d %b}" for p in shown])
+    x_labels(ax, shown, [day_month(rows[p]["week_start"]) for p in shown])
     return figure
 
 
@@ -373,7 +373,7 @@ def weekly_mirrored(rows: list[dict]) -> Figure:
                                    (row["long_amount"] or 0) + (row["short_amount"] or 0), fill=False,
                                    edgecolor=STYLE.ink, linewidth=1.4))
     shown = positions[::-2][::-1]
-    x_labels(ax, shown, [f"{rows[p]['week_start']:%d %b}" for p in shown])
+    x_labels(ax, shown, [day_month(rows[p]["week_start"]) for p in shown])
     return figure
 
 
