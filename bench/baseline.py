@@ -60,34 +60,51 @@ def baseline_fetch(base_url: str, key: str, assets: Iterable[str], start: dateti
     return pd.concat(frames, ignore_index=True)
 
 
-def current_page_files(landing_dir: Path) -> list[tuple[str, Path]]:
-    """(asset, page path) for every page of the newest complete fetch of each window, as liqreport reads them.
+def current_page_files(landing_dir: Path) -> list[tuple[str, Path, list[tuple[str, str]]]]:
+    """(asset, page path, [(start, end) of the windows read from it]) for the pages of the newest complete
+    fetch of each window, as liqreport reads them (docs/architecture.md §2).
 
-    A fetch folder counts only with its `_manifest.json` (landing contract); fetch ids sort in time.
+    A fetch folder counts only with its `_manifest.json`; it marks the windows in its `windows` (version 3:
+    one folder a range of weeks) or its one `window` (versions 1–2: one folder a week); fetch ids sort in
+    time. Only the pages a manifest lists are read.
     """
-    newest: dict[tuple[str, str, str], Path] = {}
+    newest: dict[tuple[str, str, str], tuple[str, Path, dict]] = {}
     root = Path(landing_dir) / "liquidation_token"
-    for manifest in sorted(root.glob("asset=*/interval=*/window=*/fetch=*/_manifest.json")):
-        fetch_dir = manifest.parent
-        window_dir = fetch_dir.parent
-        key = (window_dir.parent.parent.name, window_dir.parent.name, window_dir.name)
-        if key not in newest or fetch_dir.name > newest[key].name:
-            newest[key] = fetch_dir
+    for pattern in ("asset=*/interval=*/fetch=*/_manifest.json",
+                    "asset=*/interval=*/window=*/fetch=*/_manifest.json"):
+        for path in root.glob(pattern):
+            manifest = json.loads(path.read_text())
+            windows = manifest.get("windows") or [
+                {"window": manifest["window"], "start_time": manifest["start_time"],
+                 "end_time": manifest["end_time"]}]
+            for window in windows:
+                key = (manifest["asset"], manifest["interval"], window["window"])
+                if key not in newest or manifest["fetch_id"] > newest[key][0]:
+                    newest[key] = (manifest["fetch_id"], path.parent, window)
+    ranges: dict[tuple[str, Path], list[tuple[str, str]]] = {}
+    for (asset, _, _), (_, fetch_dir, window) in sorted(newest.items()):
+        ranges.setdefault((asset, fetch_dir), []).append((window["start_time"], window["end_time"]))
     files = []
-    for (asset_part, _, _), fetch_dir in sorted(newest.items()):
+    for (asset, fetch_dir), windows in sorted(ranges.items()):
         manifest = json.loads((fetch_dir / "_manifest.json").read_text())
-        asset = asset_part.removeprefix("asset=")
-        files.extend((asset, fetch_dir / page["file"]) for page in manifest["pages"])
+        files.extend((asset, fetch_dir / page["file"], windows) for page in manifest["pages"])
     return files
 
 
 def rows_from_landing(landing_dir: Path) -> pd.DataFrame:
     """json.load per page, a DataFrame per page, one pd.concat: the raw rows of every current page."""
     frames = []
-    for asset, path in current_page_files(landing_dir):
+    for asset, path, windows in current_page_files(landing_dir):
         with open(path, encoding="utf-8") as page_file:
             page = json.load(page_file)
-        frames.append(pd.DataFrame(page["data"]).assign(asset=asset))
+        frame = pd.DataFrame(page["data"]).assign(asset=asset)
+        if not path.parent.parent.name.startswith("window=") and len(frame):
+            # a range's page may hold rows of a window a newer fetch replaced: keep this fetch's windows
+            inside = pd.Series(False, index=frame.index)
+            for start, end in windows:
+                inside |= (frame["interval_time"] >= start) & (frame["interval_time"] < end)
+            frame = frame[inside]
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 

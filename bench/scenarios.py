@@ -6,6 +6,7 @@ its peak RSS (VmHWM) and what it counted. The parent keeps the simulator and com
 from __future__ import annotations
 
 import json
+import math
 import re
 import resource
 import shutil
@@ -344,8 +345,38 @@ def row(scenario: str, liqreport: float | None, baseline: float | None, *, ratio
             "met": met, "notes": notes, "cpu_liqreport_s": cpu[0], "cpu_baseline_s": cpu[1]}
 
 
+def fetch_lower_bound(assets: int, hours: int, page_size: int, latency_s: float, concurrency: int,
+                      max_rps: float) -> dict:
+    """The physical floor of a fetch: the fewest requests, ceil(hours ÷ page_size) an asset (a page holds at
+    most page_size hourly rows), each waiting one latency, `concurrency` of them at once; and what the
+    client's own rate limit alone needs for those requests (reported beside it, not part of it)."""
+    minimum = assets * math.ceil(hours / page_size)
+    return {"requests": minimum, "seconds": minimum * latency_s / concurrency,
+            "rate_limit_seconds": (minimum - 1) / max_rps if minimum else 0.0}
+
+
+def warm_up(simulator, args: dict, latency_s: float) -> None:
+    """Ask the simulator every page both sides will ask, once, without latency: it keeps the pages it
+    served, so in the timed runs it costs each request its latency and nothing else, as the lower bound
+    assumes (cold, its own JSON and gzip work, ~70 ms a 1,000-row page on one core, would be measured)."""
+    import tempfile
+
+    from bench.baseline import baseline_fetch
+    from report.fetch.fetcher import fetch_range
+
+    start, end = datetime.fromisoformat(args["start"]), datetime.fromisoformat(args["end"])
+    simulator.latency_s = 0.0
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            fetch_range(_settings({**args, "output_dir": folder}), start, end, log=lambda _: None)
+        baseline_fetch(args["base_url"], BENCH_KEY, args["assets"], start, end)
+    finally:
+        simulator.latency_s = latency_s
+
+
 def scenario_fetch(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
-    """liqreport's fetch_range (default concurrency) vs the sequential baseline, on a slow simulator."""
+    """liqreport's fetch_range (default concurrency) vs the sequential baseline and vs the true lower bound,
+    on a slow simulator."""
     from report.settings import Settings
     from report.simulator import running_simulator
 
@@ -358,6 +389,7 @@ def scenario_fetch(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
     label = f"{len(assets)} assets × {sizes.fetch_weeks} weeks, {sizes.fetch_latency_s * 1000:.0f} ms/request"
     with running_simulator(seed=7, latency_s=sizes.fetch_latency_s) as simulator:
         args["base_url"] = simulator.base_url
+        warm_up(simulator, args, sizes.fetch_latency_s)
         before = simulator.request_count
         ours = run_side("fetch_liqreport", args)
         our_requests = simulator.request_count - before
@@ -369,21 +401,26 @@ def scenario_fetch(sizes: Sizes, work_dir: Path, log: Log) -> list[dict]:
         their_requests = simulator.request_count - before
     log(f"fetch: liqreport {ours['seconds']:.2f}s ({our_requests} requests), "
         f"re-run {rerun_requests} requests, baseline {theirs['seconds']:.2f}s ({their_requests} requests)")
-    concurrency = ours.get("concurrency", Settings().concurrency)
-    max_rps = ours.get("max_requests_per_second", Settings().max_requests_per_second)
-    lower_bound = our_requests * sizes.fetch_latency_s / concurrency
-    rate_bound = our_requests / max_rps
+    defaults = Settings()
+    concurrency = ours.get("concurrency", defaults.concurrency)
+    max_rps = ours.get("max_requests_per_second", defaults.max_requests_per_second)
+    hours = int((end - start).total_seconds() // 3600)
+    bound = fetch_lower_bound(len(assets), hours, defaults.page_size, sizes.fetch_latency_s, concurrency,
+                              max_rps)
     rss = (ours["peak_rss_mb"], theirs["peak_rss_mb"])
     return [
         row(f"1. fetch {label}: liqreport vs sequential baseline", ours["seconds"], theirs["seconds"],
-            rss=rss, notes=f"requests: liqreport {our_requests} (one window = asset × week), "
+            rss=rss, notes=f"requests: liqreport {our_requests} (weeks fetched in ranges, one chain each), "
                            f"baseline {their_requests} (one range per asset, 1000 rows a page)"),
-        row(f"1. fetch vs its lower bound (requests × latency ÷ concurrency {concurrency})", ours["seconds"],
-            lower_bound, ratio=ours["seconds"] / lower_bound if lower_bound else None, rss=(rss[0], None),
-            target="≤ 1.5× the lower bound",
-            met=(ours["seconds"] <= 1.5 * lower_bound) if lower_bound else None,
-            notes=f"the client's rate limit alone ({max_rps:g} req/s) needs {rate_bound:.2f}s "
-                  "for these requests"),
+        row("1. fetch requests vs the minimum (ceil(hours ÷ page_size) an asset)", our_requests,
+            bound["requests"], unit="requests", ratio=our_requests / bound["requests"],
+            target="≤ 1.25× the minimum", met=our_requests <= 1.25 * bound["requests"],
+            notes=f"{len(assets)} × ceil({hours} ÷ {defaults.page_size}) = {bound['requests']}"),
+        row(f"1. fetch vs its true lower bound (minimum requests × latency ÷ concurrency {concurrency})",
+            ours["seconds"], bound["seconds"], ratio=ours["seconds"] / bound["seconds"], rss=(rss[0], None),
+            target="≤ 1.5× the lower bound", met=ours["seconds"] <= 1.5 * bound["seconds"],
+            notes=f"the client's rate limit alone ({max_rps:g} req/s) needs "
+                  f"{bound['rate_limit_seconds']:.2f}s for the minimum requests"),
         row("1. fetch re-run of the same range: requests made", rerun_requests, None, unit="requests",
             ratio=None, rss=(rerun["peak_rss_mb"], None), target="0 for complete windows",
             met=rerun_requests == 0, notes=f"re-run took {rerun['seconds']:.2f}s"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +35,33 @@ class _Parser(argparse.ArgumentParser):
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+# With --quiet, only these get through: what was done (summaries) and what went wrong.
+SUMMARY_PREFIXES = ("[fetch] done:", "Completed:", "Report:", "Site:", "Email:", "Sent to", "Timings:")
+PROBLEM_WORDS = ("FAILED", "FAIL ", "WARN", "Warning", "ERROR", "already sent", "Waiting for")
+
+
+def quiet(log: Callable[[str], None]) -> Callable[[str], None]:
+    def summaries_and_problems(message: str) -> None:
+        if message.startswith(SUMMARY_PREFIXES) or any(word in message for word in PROBLEM_WORDS):
+            log(message)
+
+    return summaries_and_problems
+
+
+def console(args: argparse.Namespace, stream=None):
+    """(log, progress) for this command: a bar on a terminal, a line every few seconds in a log or CI,
+    nothing but summaries and errors with --quiet."""
+    from report.fetch.progress import BarProgress, LineProgress, Progress
+
+    stream = stream or sys.stderr
+    if getattr(args, "quiet", False):
+        return quiet(_log), Progress()
+    if stream.isatty():
+        bar = BarProgress(stream)
+        return bar.above(_log), bar
+    return _log, LineProgress(_log)
 
 
 def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +110,8 @@ def _add_fetch_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--page-size", dest="page_size", type=int, help="rows per page, 1..1000 (default 1000)"
     )
+    group.add_argument("--quiet", action="store_true",
+                       help="print only the summaries and errors (no progress bar or progress lines)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,13 +293,14 @@ def dispatch(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace, settings, period) -> None:
     from report import pipeline
 
+    log, progress = console(args) if args.command in ("run", "fetch") else (_log, None)
     if args.command == "publish":
         pipeline.publish(settings, log=_log)
     elif args.command == "run":
         pipeline.run(settings, period, refresh=args.refresh, pdf=args.pdf, send=args.send,
-                     resend=args.resend, log=_log)
+                     resend=args.resend, log=log, progress=progress)
     elif args.command == "fetch":
-        pipeline.fetch(settings, period, refresh=args.refresh, log=_log)
+        pipeline.fetch(settings, period, refresh=args.refresh, log=log, progress=progress)
     elif args.command == "build":
         pipeline.build(settings, period, select=args.select, run_tests=not args.skip_tests,
                        full_refresh=args.full_refresh, log=_log)

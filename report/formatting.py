@@ -7,6 +7,7 @@ Nothing here computes a figure: it only words the figures the SQL models compute
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -155,7 +156,7 @@ def exchange_label(code: str | None) -> str:
     """The display name (Binance), or the bare code for an exchange we do not know."""
     if not code:
         return MISSING
-    return EXCHANGE_NAMES.get(code, code)
+    return EXCHANGE_NAMES.get(code) or visible(code)
 
 
 def exchange_name(code: str | None) -> str:
@@ -163,7 +164,13 @@ def exchange_name(code: str | None) -> str:
     if not code:
         return MISSING
     name = EXCHANGE_NAMES.get(code)
-    return f"{name} ({code})" if name else code
+    return f"{name} ({code})" if name else visible(code)
+
+
+def visible(code: str) -> str:
+    """A code from the API as text a reader can see: control characters (a tab, a carriage return) as
+    their escapes, `\\tTAB`, not as nothing in HTML or a missing glyph in a chart."""
+    return "".join(repr(char)[1:-1] if unicodedata.category(char) == "Cc" else char for char in code)
 
 
 def asset_label(code: str | None) -> str:

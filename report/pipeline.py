@@ -78,11 +78,12 @@ def model_variables(settings: Settings, period: Period) -> dict:
     }
 
 
-def fetch(settings: Settings, period: Period, *, refresh: bool = False, log: Log = print):
+def fetch(settings: Settings, period: Period, *, refresh: bool = False, log: Log = print, progress=None):
+    """Land the period and its trailing weeks; `progress` (report/fetch/progress.py) shows it as it goes."""
     from report.fetch.fetcher import fetch_range
 
     with writing(settings, "fetch", log), source(settings, log) as live:
-        return fetch_range(live, fetch_start(period), period.end, refresh=refresh, log=log)
+        return fetch_range(live, fetch_start(period), period.end, refresh=refresh, log=log, progress=progress)
 
 
 def build(
@@ -152,13 +153,15 @@ def run(
     send: bool = False,
     resend: bool = False,
     log: Log = print,
+    progress=None,
 ) -> Path:
     with writing(settings, "run", log):
-        return _run(settings, period, refresh=refresh, pdf=pdf, send=send, resend=resend, log=log)
+        return _run(settings, period, refresh=refresh, pdf=pdf, send=send, resend=resend, log=log,
+                    progress=progress)
 
 
 def _run(settings: Settings, period: Period, *, refresh: bool, pdf: bool, send: bool, resend: bool,
-         log: Log) -> Path:
+         log: Log, progress) -> Path:
     timings: dict[str, float] = {}
 
     def step(name: str, call):
@@ -173,7 +176,7 @@ def _run(settings: Settings, period: Period, *, refresh: bool, pdf: bool, send: 
         f"liqreport run: {period.label} ({period.start:%Y-%m-%d} to {period.end:%Y-%m-%d} UTC), "
         f"assets {','.join(settings.assets)}{' — DEMO DATA' if settings.demo else ''}"
     )
-    step("fetch", lambda: fetch(settings, period, refresh=refresh, log=log))
+    step("fetch", lambda: fetch(settings, period, refresh=refresh, log=log, progress=progress))
     step("build", lambda: build(settings, period, log=log))
     path = step("render", lambda: render(settings, period, pdf=pdf, log=log))
     if settings.email_to or send:

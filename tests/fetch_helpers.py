@@ -48,20 +48,34 @@ def expected_rows(sim, asset: str, start: datetime, end: datetime) -> dict[str, 
 
 
 def fetch_dirs(landing: Path) -> list[Path]:
-    return sorted(landing.glob("liquidation_token/asset=*/interval=*/window=*/fetch=*"))
+    """Every fetch folder: one a range (manifest_version 3) or, from older runs, one a window."""
+    return sorted([*landing.glob("liquidation_token/asset=*/interval=*/fetch=*"),
+                   *landing.glob("liquidation_token/asset=*/interval=*/window=*/fetch=*")])
 
 
 def complete_fetch_dirs(landing: Path) -> list[Path]:
     return [d for d in fetch_dirs(landing) if (d / "_manifest.json").exists()]
 
 
+def manifest_windows(folder: Path) -> list[dict]:
+    """The windows a complete fetch marks complete (version 3 `windows`, or the one window of 1–2)."""
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    if "windows" in manifest:
+        return manifest["windows"]
+    return [{"window": manifest["window"], "start_time": manifest["start_time"],
+             "end_time": manifest["end_time"], "rows": manifest["row_count"]}]
+
+
 def newest_complete_by_window(landing: Path) -> dict[tuple[str, str], Path]:
-    newest: dict[tuple[str, str], Path] = {}
-    for folder in complete_fetch_dirs(landing):  # sorted: later fetch ids overwrite earlier ones
-        asset = folder.parent.parent.parent.name.removeprefix("asset=")
-        window = folder.parent.name.removeprefix("window=")
-        newest[(asset, window)] = folder
-    return newest
+    """(asset, window label) → the folder of the newest complete fetch that marks the window complete."""
+    newest: dict[tuple[str, str], tuple[str, Path]] = {}
+    for folder in complete_fetch_dirs(landing):
+        manifest = json.loads((folder / "_manifest.json").read_text())
+        for entry in manifest_windows(folder):
+            key = (manifest["asset"], entry["window"])
+            if key not in newest or manifest["fetch_id"] > newest[key][0]:
+                newest[key] = (manifest["fetch_id"], folder)
+    return {key: folder for key, (_, folder) in sorted(newest.items())}
 
 
 def read_verified_pages(folder: Path) -> list[dict]:
@@ -80,13 +94,21 @@ def read_verified_pages(folder: Path) -> list[dict]:
     return pages
 
 
+def window_rows(folder: Path, window: str) -> list[dict]:
+    """The rows a complete fetch holds for one of its windows, duplicates kept; checks the window's count."""
+    [entry] = [e for e in manifest_windows(folder) if e["window"] == window]
+    rows = [row for page in read_verified_pages(folder) for row in page["data"]
+            if entry["start_time"] <= row["interval_time"] < entry["end_time"]]
+    assert len(rows) == entry["rows"], f"{folder} {window}: {len(rows)} rows, manifest {entry['rows']}"
+    return rows
+
+
 def landed_rows(landing: Path, asset: str) -> list[dict]:
     """Every row of the newest complete fetch of each window of `asset`, duplicates kept."""
     rows = []
-    for (landed_asset, _), folder in sorted(newest_complete_by_window(landing).items()):
+    for (landed_asset, window), folder in newest_complete_by_window(landing).items():
         if landed_asset == asset:
-            for page in read_verified_pages(folder):
-                rows.extend(page["data"])
+            rows.extend(window_rows(folder, window))
     return rows
 
 

@@ -56,12 +56,19 @@ def landed_totals(landing: Path, asset: str, start: datetime, end: datetime) -> 
     """The USD totals of [start, end) summed straight from the landed pages (newest complete fetch of each
     window), independently of the models: what the email's figures must equal."""
     totals = {"total_amount": 0.0, "long_amount": 0.0}
-    for window in (landing / "liquidation_token" / f"asset={asset}" / "interval=1h").iterdir():
-        fetches = sorted(folder for folder in window.iterdir() if (folder / "_manifest.json").is_file())
-        for page in sorted(fetches[-1].glob("page-*.json")):
-            for row in json.loads(page.read_text())["data"]:
+    # docs/architecture.md §2: a fetch folder holds a range of weeks; its manifest names those complete
+    newest: dict[str, tuple[str, Path, dict]] = {}
+    folder = landing / "liquidation_token" / f"asset={asset}" / "interval=1h"
+    for path in folder.glob("fetch=*/_manifest.json"):
+        manifest = json.loads(path.read_text())
+        for window in manifest["windows"]:
+            if window["window"] not in newest or manifest["fetch_id"] > newest[window["window"]][0]:
+                newest[window["window"]] = (manifest["fetch_id"], path.parent, window)
+    for _, folder, window in newest.values():
+        for page in json.loads((folder / "_manifest.json").read_text())["pages"]:
+            for row in json.loads((folder / page["file"]).read_text())["data"]:
                 hour = datetime.fromisoformat(row["interval_time"].replace("Z", "+00:00"))
-                if start <= hour < end:
+                if window["start_time"] <= row["interval_time"] < window["end_time"] and start <= hour < end:
                     for key in totals:
                         totals[key] += float(row[key])
     return totals

@@ -48,7 +48,8 @@ def test_endless_tokens_stop_after_the_pages_the_window_can_need(tmp_path):
     assert message == (
         "1 of 2 windows failed; first: Kaiko API chain for btc, window 2025-02-03 … 2025-02-10 stopped: "
         f"the chain went on past {MAX_PAGES} pages, more than 168 1h buckets at page_size {PAGE_SIZE} can "
-        "need; the window is not marked complete, try again later or check the API root (--base-url).")
+        "need; none of its windows is marked complete, try again later or check the API root "
+        "(--base-url).")
 
 
 def test_a_page_that_repeats_an_earlier_one_stops_the_chain(tmp_path):

@@ -178,7 +178,7 @@ def test_unreachable_api_root_fails_fast_instead_of_retrying_every_window(tmp_pa
         fetch(settings, session)
     assert str(raised.value).startswith(
         f"6 of 6 windows failed; first: GET http://127.0.0.1:{port}/v2/data/liquidation.v1/token/btc "
-        "(window 2025-02-03) failed after 3 attempts: could not connect")
+        "(range 2025-02-03..2025-02-10) failed after 3 attempts: could not connect")
     assert len(fetch_dirs(settings.landing_dir)) <= 2  # the rest were cancelled before they started
 
 

@@ -22,6 +22,7 @@ from fetch_helpers import (
     complete_fetch_dirs,
     fetch_dirs,
     first_calls,
+    manifest_windows,
     newest_complete_by_window,
     read_verified_pages,
     utc,
@@ -43,17 +44,27 @@ def start_fetch(sim, workdir: Path) -> subprocess.Popen:
                             stderr=subprocess.PIPE)
 
 
-def complete_windows(landing: Path) -> set[tuple[str, str]]:
-    """(asset, start_time) of each window with a complete fetch, as the first request would carry it."""
-    windows = set()
+def complete_windows(landing: Path) -> list[tuple[str, str, str]]:
+    """(asset, start_time, end_time) of every window a complete fetch marks complete (repeats kept)."""
+    windows = []
     for folder in complete_fetch_dirs(landing):
         manifest = json.loads((folder / "_manifest.json").read_text())
-        windows.add((manifest["asset"], manifest["start_time"]))
+        windows.extend((manifest["asset"], w["start_time"], w["end_time"]) for w in manifest_windows(folder))
     return windows
 
 
-def requested_windows(request_log: list[dict]) -> set[tuple[str, str]]:
-    return {(asset, r["query"]["start_time"]) for asset in ASSETS for r in first_calls(request_log, asset)}
+def in_progress(folder: Path) -> bool:
+    """A fetch the kill interrupted: no manifest yet, or one rewritten mid-range (not `complete`)."""
+    manifest = folder / "_manifest.json"
+    return not manifest.exists() or not json.loads(manifest.read_text())["complete"]
+
+
+def requested_again(request_log: list[dict], done: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """The complete windows that a first request (start_time … end_time) asked for again."""
+    asked = [(asset, r["query"]["start_time"], r["query"]["end_time"])
+             for asset in ASSETS for r in first_calls(request_log, asset)]
+    return [window for window in done
+            if any(a == window[0] and start < window[2] and window[1] < end for a, start, end in asked)]
 
 
 def test_fetch_resumes_after_kill_without_duplicates(tmp_path):
@@ -70,21 +81,22 @@ def test_fetch_resumes_after_kill_without_duplicates(tmp_path):
                 process.kill()
                 process.wait(timeout=10)
                 process.stderr.read()
-            assert not requested_windows(sim.request_log[log_start:]) & done_before, "re-fetched a window"
-            killed_mid_window += any(not (f / "_manifest.json").exists() for f in fetch_dirs(landing))
+            assert not requested_again(sim.request_log[log_start:], done_before), "re-fetched a window"
+            killed_mid_window += any(in_progress(folder) for folder in fetch_dirs(landing))
 
         done_before = complete_windows(landing)
         log_start = sim.request_count
         with start_fetch(sim, tmp_path) as process:
             _, stderr = process.communicate(timeout=60)
         assert process.returncode == 0, stderr.decode()
-        assert not requested_windows(sim.request_log[log_start:]) & done_before
+        assert not requested_again(sim.request_log[log_start:], done_before)
         assert b"[fetch] done: " in stderr
 
         for asset in ASSETS:
             assert_rows_exactly_once(landing, sim, asset, FETCH_START, FETCH_END)
-        # One complete fetch per window: nothing complete was fetched twice, nothing is missing.
-        assert len(complete_fetch_dirs(landing)) == len(newest_complete_by_window(landing)) == 2 * 14
+        # Each window marked complete once: nothing complete was fetched twice, nothing is missing.
+        assert len(complete_windows(landing)) == len(set(complete_windows(landing))) == 2 * 14
+        assert len(newest_complete_by_window(landing)) == 2 * 14
         # No incomplete folder and no temp file is left, and every complete folder holds exactly its pages.
         assert fetch_dirs(landing) == complete_fetch_dirs(landing)
         assert not [p for p in landing.rglob("*") if ".tmp" in p.name]

@@ -16,6 +16,7 @@ from fetch_helpers import (
     expected_rows,
     fetch_dirs,
     first_calls,
+    manifest_windows,
     newest_complete_by_window,
     read_verified_pages,
     rewriting_proxy,
@@ -26,14 +27,14 @@ from fetch_helpers import (
 from report.errors import ConfigError, FetchError
 from report.fetch.client import KaikoClient, build_session
 from report.fetch.fetcher import fetch_range
-from report.fetch.landing import LandingWindow
+from report.fetch.landing import LandingZone
 from report.fetch.ratelimit import TokenBucket
-from report.fetch.windows import plan_windows
+from report.fetch.windows import FetchRange, plan_windows
 from report.simulator import running_simulator
 
-MANIFEST_KEYS = {"manifest_version", "source", "api_root", "endpoint", "asset", "interval", "window",
-                 "fetch_id", "start_time", "end_time", "request", "fetched_at", "completed_at", "answer_time",
-                 "page_count", "row_count", "pages"}
+MANIFEST_KEYS = {"manifest_version", "source", "api_root", "endpoint", "asset", "interval", "windows",
+                 "complete", "error", "fetch_id", "start_time", "end_time", "request", "fetched_at",
+                 "completed_at", "answer_time", "page_count", "row_count", "pages"}
 
 
 @pytest.fixture
@@ -58,10 +59,15 @@ def test_fetch_lands_every_row_exactly_once_across_pages_windows_and_assets(sim,
     assert summary.windows_planned == summary.windows_fetched == 9
     assert summary.pages == sim.request_count == summary.requests
     assert summary.pages > 9  # page_size 37 < 168 hours: the chains really were followed
-    first = json.loads((windows[("btc", "2025-02-03")] / "_manifest.json").read_text())
-    last = json.loads((windows[("btc", "2025-02-17")] / "_manifest.json").read_text())
+    first = window_entry(windows[("btc", "2025-02-03")], "2025-02-03")
+    last = window_entry(windows[("btc", "2025-02-17")], "2025-02-17")
     assert (first["start_time"], first["end_time"]) == ("2025-02-05T00:00:00Z", "2025-02-10T00:00:00Z")
     assert (last["start_time"], last["end_time"]) == ("2025-02-17T00:00:00Z", "2025-02-19T06:00:00Z")
+
+
+def window_entry(folder, window: str) -> dict:
+    [entry] = [e for e in manifest_windows(folder) if e["window"] == window]
+    return entry
 
 
 def test_first_calls_send_page_size_and_sort_and_follow_ups_only_the_token(sim, tmp_path):
@@ -92,12 +98,19 @@ def test_manifests_follow_the_contract_and_hold_no_key(sim, tmp_path):
     for folder in folders:
         manifest = json.loads((folder / "_manifest.json").read_text())
         assert set(manifest) == MANIFEST_KEYS
-        assert manifest["manifest_version"] == 2
+        assert manifest["manifest_version"] == 3
         assert manifest["source"] == "simulator"
         assert manifest["api_root"] == sim.base_url
         assert manifest["endpoint"] == "liquidation.v1/token"
+        assert (manifest["complete"], manifest["error"]) == (True, None)
         assert folder.name == f"fetch={manifest['fetch_id']}"
-        assert folder.parent.name == f"window={manifest['window']}"
+        assert folder.parent.name == f"interval={manifest['interval']}"
+        # page_size 100: a week needs two pages whether alone or with the next, so one range a week
+        [window] = manifest["windows"]
+        assert set(window) == {"window", "start_time", "end_time", "rows", "pages"}
+        assert (window["start_time"], window["end_time"]) == (manifest["start_time"], manifest["end_time"])
+        assert window["rows"] == manifest["row_count"] and window["pages"] == ["page-00001.json",
+                                                                               "page-00002.json"]
         endpoint = f"{sim.base_url}/v2/data/liquidation.v1/token/{manifest['asset']}"
         assert manifest["request"]["url"] == endpoint
         assert manifest["request"]["params"]["sort"] == "asc"
@@ -139,7 +152,7 @@ def test_rerun_makes_no_request_for_settled_complete_windows(sim, tmp_path):
     fetch_range(settings, utc(2025, 2, 3), utc(2025, 2, 17), now=PAST_NOW, log=lambda _: None)
     before = sim.request_count
     summary = fetch_range(settings, utc(2025, 2, 3), utc(2025, 2, 17), now=PAST_NOW, log=lambda _: None)
-    assert sim.request_count == before == 4
+    assert sim.request_count == before == 2  # one chain an asset: 336 hours fit one 1,000-row page
     assert (summary.windows_planned, summary.windows_skipped, summary.requests) == (4, 4, 0)
 
 
@@ -148,8 +161,8 @@ def test_unsettled_and_partial_windows_are_fetched_again(sim, tmp_path):
     # "Now" is Wednesday 12:30 of the second week: that window is clipped to 12:00 and not settled.
     now = utc(2025, 2, 12, 12, 30)
     fetch_range(settings, utc(2025, 2, 3), utc(2025, 2, 17), now=now, log=lambda _: None)
-    clipped = json.loads((newest_complete_by_window(settings.landing_dir)[("btc", "2025-02-10")]
-                          / "_manifest.json").read_text())
+    clipped = window_entry(newest_complete_by_window(settings.landing_dir)[("btc", "2025-02-10")],
+                           "2025-02-10")
     assert clipped["end_time"] == "2025-02-12T12:00:00Z"
     sim.request_log.clear()
     fetch_range(settings, utc(2025, 2, 3), utc(2025, 2, 17), now=now + timedelta(hours=1), log=lambda _: None)
@@ -178,7 +191,7 @@ def test_incomplete_fetch_folders_are_removed_when_the_window_is_fetched_again(s
     settings = sim_settings(sim, tmp_path)
     [window] = plan_windows(["btc"], "1h", utc(2025, 2, 3), utc(2025, 2, 10), PAST_NOW)
     fetch_range(settings, window.start, window.end, now=PAST_NOW, log=lambda _: None)
-    killed = LandingWindow(settings.landing_dir, window).begin()  # as if a run died mid-window
+    killed = LandingZone(settings.landing_dir).begin(FetchRange((window,)))  # as if a run died mid-window
     (killed.path / "page-00001.json").write_text("{}")
     fetch_range(settings, window.start, window.end, now=PAST_NOW, refresh=True, log=lambda _: None)
     assert not killed.path.exists()
@@ -275,8 +288,9 @@ def test_client_side_rate_limit_holds_across_threads(sim, tmp_path):
     summary = fetch_range(settings, utc(2025, 2, 3), utc(2025, 2, 17), now=PAST_NOW, log=lambda _: None)
     elapsed = time.monotonic() - started
     assert summary.requests == sim.request_count == 16
-    # A bucket of one token: n requests need at least (n - 1) / rate seconds, whatever the threads.
-    assert elapsed >= (16 - 1) / 25.0
+    # A bucket of `concurrency` tokens (one a thread, at most half the rate): n requests need at least
+    # (n - 4) / rate seconds, whatever the threads.
+    assert elapsed >= (16 - 4) / 25.0
 
 
 def test_token_bucket_spaces_requests_at_the_rate():

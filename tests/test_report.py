@@ -52,10 +52,19 @@ def demo_report(demo_week):
 def landed_hours(landing: Path, asset: str) -> dict[datetime, dict]:
     """Every hour's row from the newest complete fetch of each window of `asset`, read from the JSON pages."""
     hours: dict[datetime, dict] = {}
-    for window in sorted((landing / "liquidation_token" / f"asset={asset}" / "interval=1h").iterdir()):
-        complete = sorted(folder for folder in window.iterdir() if (folder / "_manifest.json").is_file())
-        for page in sorted(complete[-1].glob("page-*.json")):
-            for row in json.loads(page.read_text())["data"]:
+    # docs/architecture.md §2: a fetch folder a range of weeks; its manifest names the windows it completed
+    newest: dict[str, tuple[str, Path, dict]] = {}
+    for manifest_path in (landing / "liquidation_token" / f"asset={asset}" / "interval=1h").glob(
+            "fetch=*/_manifest.json"):
+        manifest = json.loads(manifest_path.read_text())
+        for window in manifest["windows"]:
+            if window["window"] not in newest or manifest["fetch_id"] > newest[window["window"]][0]:
+                newest[window["window"]] = (manifest["fetch_id"], manifest_path.parent, window)
+    for _, folder, window in newest.values():
+        for page in json.loads((folder / "_manifest.json").read_text())["pages"]:
+            for row in json.loads((folder / page["file"]).read_text())["data"]:
+                if not window["start_time"] <= row["interval_time"] < window["end_time"]:
+                    continue
                 hour = datetime.fromisoformat(row["interval_time"].replace("Z", "+00:00"))
                 hours[hour] = {key: float(row[key]) for key in
                                ("total_amount", "total_trades", "long_amount", "short_amount")}

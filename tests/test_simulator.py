@@ -593,3 +593,32 @@ def test_keep_alive_requests_do_not_stall_on_delayed_acks(simulator):
             assert session.get(target, headers=HEADERS, timeout=10).ok
         # With Nagle's algorithm on, each response waits ~40 ms for the client's delayed ACK.
         assert (time.perf_counter() - started) / 20 < 0.02
+
+
+# --- identity and hostile values (issue 10) ------------------------------------------------------
+
+
+def test_every_answer_says_it_comes_from_the_simulator(simulator):
+    """How the fetch tells DEMO DATA from any other server on loopback: Kaiko sends no such header."""
+    ok = raw_get(simulator, btc_week_target())
+    refused = raw_get(simulator, btc_week_target(), headers={})
+    missing = raw_get(simulator, "/v2/data/nothing-here")
+    for status, headers, _ in (ok, refused, missing):
+        assert headers["X-Liqreport-Simulator"] == "seed=7; revision=0", status
+    assert (ok[0], refused[0], missing[0]) == (200, 401, 404)
+
+
+def test_exchange_codes_can_be_served_as_hostile_strings():
+    formula = "=cmd|' /C calc'!A0"
+    with running_simulator(seed=7, now=datetime(2025, 3, 31, tzinfo=UTC),
+                           exchange_codes={"binc": formula, "bbit": "@HYPERLINK(1)"}) as sim:
+        rows = fetch_rows(sim, "btc", FEB_3, FEB_3 + timedelta(hours=6))
+        truth = [sim.hourly_truth("btc", FEB_3 + timedelta(hours=hour)) for hour in range(6)]
+    codes = {entry["exchange"] for row in rows for entry in row["exchanges"]}
+    assert {formula, "@HYPERLINK(1)"} <= codes and not {"binc", "bbit"} & codes
+    assert rows == [row for row in truth if row is not None]  # the truth uses the same codes
+
+
+def test_a_fault_plan_refuses_unknown_chain_faults():
+    with pytest.raises(ValueError, match="unknown chain fault"):
+        FaultPlan(chain="forever")

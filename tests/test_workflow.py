@@ -22,6 +22,7 @@ import yaml
 from test_email import smtp_server
 
 from report import pipeline
+from report.fetch.landing import LandedWindow
 from report.fetch.windows import FetchWindow, is_landed_and_settled
 from report.periods import last_complete_week, week_of
 from report.settings import CONFIG_FILE, Settings
@@ -225,11 +226,10 @@ def test_schedule_lands_last_week_settled_so_a_second_run_makes_no_request():
         week = last_complete_week(moment)
         assert week.end <= moment < week.end + timedelta(days=7)
         window = FetchWindow("btc", "1h", week.start.date(), week.start, week.end)
-        # the manifest the scheduled run writes when it lands last week
-        manifest = {"source": "kaiko", "api_root": KAIKO_ROOT,
-                    "start_time": f"{week.start:%Y-%m-%dT%H:%M:%SZ}",
-                    "end_time": f"{week.end:%Y-%m-%dT%H:%M:%SZ}",
-                    "fetched_at": f"{moment:%Y-%m-%dT%H:%M:%SZ}"}
+        # the window as the manifest the scheduled run writes when it lands last week records it
+        manifest = LandedWindow(week.label, f"{week.start:%Y-%m-%dT%H:%M:%SZ}",
+                                f"{week.end:%Y-%m-%dT%H:%M:%SZ}", f"{moment:%Y-%m-%dT%H:%M:%SZ}", KAIKO_ROOT,
+                                "20250303T000000000000Z", Path("landed"), usable=True)
         for rerun_after in (timedelta(minutes=5), timedelta(hours=6)):
             rerun = moment + rerun_after
             assert is_landed_and_settled(window, manifest, rerun, settle_hours(), KAIKO_ROOT), (

@@ -1,8 +1,11 @@
 """The fetch step: plan asset × week windows, skip the settled ones already landed, land the rest.
 
-Windows are fetched concurrently (one thread each, sharing one session and one rate limit); the pages
-of one window follow their chain in order. A window that fails leaves no manifest and does not stop
-the others: fetch_range raises one FetchError for all of them at the end.
+The windows to fetch are grouped into ranges (consecutive weeks of one asset, windows.plan_ranges), each
+fetched in one continuation chain: a backfill costs about ceil(buckets ÷ page_size) requests an asset,
+not one a week. Ranges run concurrently (one thread each, sharing one session and one rate limit); the
+pages of one range follow their chain in order, and its manifest marks each window complete as the chain
+passes it. A range that fails keeps the windows it completed and does not stop the others: fetch_range
+raises one FetchError for all of them at the end.
 """
 
 from __future__ import annotations
@@ -13,21 +16,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import requests
 
 from report.errors import ConfigError, FetchError, StorageError
 from report.fetch.client import (
     ApiUnreachable,
+    ChainError,
     KaikoClient,
     MalformedPage,
-    PageChain,
     build_session,
 )
-from report.fetch.landing import LandingWindow, page_problem, remove_incomplete
+from report.fetch.landing import MANIFEST, Coverage, FetchFolder, LandingZone, page_problem, remove_incomplete
+from report.fetch.progress import LineProgress, Progress
 from report.fetch.ratelimit import TokenBucket
-from report.fetch.windows import FetchWindow, as_utc, is_landed_and_settled, plan_windows
+from report.fetch.windows import FetchRange, as_utc, is_landed_and_settled, plan_ranges, plan_windows
+from report.files import fsync_dir
 from report.lock import output_lock
 from report.settings import Settings, public_url, validate_asset, validate_interval
 
@@ -42,7 +46,9 @@ Log = Callable[[str], None]
 class FetchSummary:
     windows_planned: int = 0
     windows_skipped: int = 0
-    windows_fetched: int = 0
+    windows_fetched: int = 0  # marked complete by this fetch
+    ranges: int = 0  # continuation chains
+    minimum_requests: int = 0  # ceil(buckets ÷ page_size) of each asset's windows to fetch: the floor
     requests: int = 0
     retries: int = 0
     pages: int = 0
@@ -51,8 +57,9 @@ class FetchSummary:
 
 
 @dataclass
-class WindowResult:
-    window: FetchWindow
+class RangeResult:
+    range: FetchRange
+    windows_done: int
     pages: int
     rows: int
     requests: int
@@ -61,57 +68,83 @@ class WindowResult:
 
 
 class Interrupted(Exception):
-    """The run is stopping (Ctrl-C, or the API is unreachable): a window in progress gets no manifest."""
+    """The run is stopping (Ctrl-C, or the API is unreachable): the range stops after its current page."""
 
 
 def fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh: bool = False,
-                log: Log = print, now: datetime | None = None,
-                session: requests.Session | None = None) -> FetchSummary:
+                log: Log = print, now: datetime | None = None, session: requests.Session | None = None,
+                progress: Progress | None = None) -> FetchSummary:
     """Land every asset × ISO-week window of [start, end) under settings.landing_dir.
 
     A session passed in is used as it is (its adapters, retries and pool are the caller's);
     without one, fetch_range builds one with retries and a pool sized to settings.concurrency.
+    `progress` shows windows and rows as they land (default: a line through `log` every few seconds).
     Holds the output folder's lock (re-entrant: pipeline.fetch already holds it).
     """
     check_request_inputs(settings)
     with output_lock(settings.output_dir, "fetch", wait=settings.wait_for_lock, log=log):
-        return _fetch_range(settings, start, end, refresh=refresh, log=log, now=now, session=session)
+        return _fetch_range(settings, start, end, refresh=refresh, log=log, now=now, session=session,
+                            progress=progress if progress is not None else LineProgress(log))
 
 
 def _fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh: bool, log: Log,
-                 now: datetime | None, session: requests.Session | None) -> FetchSummary:
+                 now: datetime | None, session: requests.Session | None, progress: Progress) -> FetchSummary:
     started = time.perf_counter()
     leftovers = remove_incomplete(settings.landing_dir)
     if leftovers:
-        log(f"[fetch] removed {len(leftovers)} incomplete fetch folder(s) and temp file(s) an interrupted "
-            "run left")
+        log(f"[fetch] removed {len(leftovers)} incomplete fetch folder(s), unlisted page(s) and temp file(s) "
+            "an interrupted run left")
     now = as_utc(now or datetime.now(UTC))
     windows = plan_windows(settings.assets, settings.interval, start, end, now)
     root = landing_root(settings)
+    zone = LandingZone(settings.landing_dir)
+    landed = {asset: zone.newest_by_window(asset, settings.interval) for asset in settings.assets}
     pending = [w for w in windows if refresh or not is_landed_and_settled(
-        w, LandingWindow(settings.landing_dir, w).newest_usable(), now, settings.settle_hours, root)]
-    summary = FetchSummary(windows_planned=len(windows), windows_skipped=len(windows) - len(pending))
+        w, landed[w.asset].get(w.label), now, settings.settle_hours, root)]
+    ranges = plan_ranges(pending, settings.page_size)
+    summary = FetchSummary(windows_planned=len(windows), windows_skipped=len(windows) - len(pending),
+                           ranges=len(ranges), minimum_requests=minimum_requests(pending, settings.page_size))
     log(f"[fetch] {len(windows)} windows ({', '.join(settings.assets)}, {settings.interval}): "
-        f"{summary.windows_skipped} already landed and settled, {len(pending)} to fetch")
-    limiter = TokenBucket(settings.max_requests_per_second)
+        f"{summary.windows_skipped} already landed and settled, {len(pending)} to fetch"
+        + (f" in {len(ranges)} chain{'s' * (len(ranges) != 1)}, at least {summary.minimum_requests} "
+           f"request{'s' * (summary.minimum_requests != 1)}" if ranges else ""))
+    limiter = TokenBucket(settings.max_requests_per_second, burst=rate_burst(settings))
     own_session = session is None
     session = session or build_session(settings, limiter)
     client = KaikoClient(settings, session, limiter)
+    progress.start(len(pending))
     try:
-        failures = run_windows(client, settings.landing_dir, pending, summary, root, log)
+        failures = run_ranges(client, zone, ranges, summary, root, log, progress)
     except StorageError:
         remove_incomplete(settings.landing_dir)  # give the space back; complete windows stay
         raise
     finally:
+        progress.finish()
         if own_session:
             session.close()
     summary.seconds = time.perf_counter() - started
+    failed = len(pending) - summary.windows_fetched
     log(f"[fetch] done: {summary.windows_fetched} fetched, {summary.windows_skipped} skipped, "
-        f"{len(failures)} failed; {summary.requests} requests ({summary.retries} retries), "
+        f"{failed} failed; {summary.requests} requests ({summary.retries} retries), "
         f"{summary.pages} pages, {summary.rows} rows in {summary.seconds:.1f}s")
     if failures:
-        raise FetchError(f"{len(failures)} of {len(windows)} windows failed; first: {failures[0]}")
+        raise FetchError(f"{failed} of {len(windows)} windows failed; first: {failures[0]}")
     return summary
+
+
+def rate_burst(settings: Settings) -> float:
+    """One request a thread may go at once, so the first round of chains starts together rather than one
+    1/rate apart; at most half the rate, so no second ever sees more than 1.5x the rate limit."""
+    return max(1.0, min(float(settings.concurrency), settings.max_requests_per_second / 2))
+
+
+def minimum_requests(windows, page_size: int) -> int:
+    """The fewest requests these windows can cost: ceil(buckets ÷ page_size) for each asset."""
+    buckets: dict[tuple[str, str], int] = {}
+    for window in windows:
+        key = (window.asset, window.interval)
+        buckets[key] = buckets.get(key, 0) + window.buckets
+    return sum(-(-count // page_size) for count in buckets.values())
 
 
 def check_request_inputs(settings: Settings) -> None:
@@ -132,40 +165,46 @@ def landing_root(settings: Settings) -> str:
     return BUILTIN_SIMULATOR_ROOT if settings.builtin_simulator else public_url(settings.api_root)
 
 
-def run_windows(client: KaikoClient, landing_dir: Path, pending: list[FetchWindow], summary: FetchSummary,
-                root: str, log: Log) -> list[str]:
-    """Fetch the windows on a thread pool; returns one message per failed window, in order of failure.
+def run_ranges(client: KaikoClient, zone: LandingZone, ranges: list[FetchRange], summary: FetchSummary,
+               root: str, log: Log, progress: Progress) -> list[str]:
+    """Fetch the ranges on a thread pool; returns one message per failed range, in order of failure.
 
-    When the API root cannot be reached at all before any window landed, the windows not yet started
+    When the API root cannot be reached at all before any window landed, the ranges not yet started
     are cancelled rather than each waiting out its own retries.
     """
     stop = threading.Event()
     failures: list[str] = []
-    pool = ThreadPoolExecutor(max_workers=client.settings.concurrency, thread_name_prefix="fetch")
+    # Twice as many chains as request slots (KaikoClient.in_flight): while one lands the page it just read,
+    # another's request is on the network; never more than `concurrency` requests at once. Concurrency 1
+    # stays one chain after another, in order: what someone debugging a server asks for (and the fault
+    # tests' scripts, one fault a request, rely on).
+    slots = client.settings.concurrency
+    workers = 1 if slots == 1 else max(1, min(len(ranges), 2 * slots))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
     try:
-        futures = {pool.submit(fetch_window, client, landing_dir, window, root, stop): window
-                   for window in pending}
-        for done, future in enumerate(as_completed(futures), start=1):
+        futures = {pool.submit(fetch_chain, client, zone, fetch_range, root, stop, progress): fetch_range
+                   for fetch_range in ranges}
+        for future in as_completed(futures):
             if future.cancelled():
-                failures.append(f"{futures[future].asset} window {futures[future].label} was not attempted.")
+                failures.append(f"{futures[future].asset} {futures[future].kind} {futures[future].label} "
+                                "was not attempted.")
                 continue
             result = future.result()
             summary.requests += result.requests
             summary.retries += result.retries
-            window, progress = result.window, f"({done}/{len(pending)})"
+            summary.windows_fetched += result.windows_done
+            summary.pages += result.pages
+            summary.rows += result.rows
             if result.error is not None:
                 failures.append(str(result.error))
-                log(f"[fetch] {window.asset} {window.describe()}: FAILED {progress}: {result.error}")
+                fetch_range = result.range
+                kept = f" ({result.windows_done} of its {len(fetch_range.windows)} windows kept)" \
+                    if result.windows_done else ""
+                log(f"[fetch] {fetch_range.asset} {fetch_range.describe()}: FAILED{kept}: {result.error}")
                 if isinstance(result.error, ApiUnreachable) and summary.windows_fetched == 0:
                     stop.set()
                     for other in futures:
                         other.cancel()
-                continue
-            summary.windows_fetched += 1
-            summary.pages += result.pages
-            summary.rows += result.rows
-            pages = f"{result.pages} page{'s' * (result.pages != 1)}"
-            log(f"[fetch] {window.asset} {window.describe()}: {pages}, {result.rows} rows {progress}")
     except BaseException:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -174,47 +213,110 @@ def run_windows(client: KaikoClient, landing_dir: Path, pending: list[FetchWindo
     return failures
 
 
-def fetch_window(client: KaikoClient, landing_dir: Path, window: FetchWindow, root: str,
-                 stop: threading.Event) -> WindowResult:
-    """Land one window: its pages in order, then the manifest. Errors come back in the result."""
+def fetch_chain(client: KaikoClient, zone: LandingZone, fetch_range: FetchRange, root: str,
+                stop: threading.Event, progress: Progress) -> RangeResult:
+    """Land one range: its pages in order, the manifest rewritten as windows complete. Errors come back in
+    the result, with the windows completed before them kept."""
     if stop.is_set():
-        not_attempted = FetchError(f"{window.asset} window {window.label} was not attempted.")
-        return WindowResult(window, 0, 0, 0, 0, not_attempted)
-    chain = client.pages(window)
-    try:
-        folder = LandingWindow(landing_dir, window).begin()
-        from_simulator = land_chain(chain, folder, stop)
-        # DEMO DATA means "served by the built-in simulator", which says so in every answer; never a guess
-        # from the host name (a mirror or a proxy on loopback is not the simulator).
-        manifest = folder.complete(source="simulator" if from_simulator else "kaiko", api_root=root,
-                                   request_url=public_url(client.endpoint(window.asset)),
-                                   request_params=client.first_params(window))
-    except FetchError as exc:
-        return WindowResult(window, chain.pages_read, 0, chain.requests, chain.retries, exc)
-    except Interrupted:
-        return WindowResult(window, chain.pages_read, 0, chain.requests, chain.retries,
-                            FetchError(f"{window.asset} window {window.label} was stopped before its end."))
-    return WindowResult(window, manifest["page_count"], manifest["row_count"], chain.requests, chain.retries)
-
-
-def land_chain(chain: PageChain, folder, stop: threading.Event) -> bool:
-    """Land the chain's pages in order; True when every answer came from the built-in simulator."""
-    window = chain.window
-    from_simulator = True
+        not_attempted = FetchError(f"{fetch_range.asset} {fetch_range.kind} {fetch_range.label} was not "
+                                   "attempted.")
+        return RangeResult(fetch_range, 0, 0, 0, 0, 0, not_attempted)
+    chain = client.pages(fetch_range)
+    landing = RangeLanding(zone.begin(fetch_range), Coverage(fetch_range, client.sort), progress, {
+        "api_root": root, "request_url": public_url(client.endpoint(fetch_range.asset)),
+        "request_params": client.first_params(fetch_range)})
+    error: FetchError | None = None
     try:
         for page in chain:
-            from_simulator = from_simulator and page.from_simulator
-            problem = page_problem(page.body)
-            if problem:
-                path = folder.quarantine(page.number, page.raw, problem)
-                raise FetchError(f"page {page.number} of {window.asset} window {window.label} is malformed "
-                                 f"({problem}); its bytes are in {path}.")
-            folder.land(page)
+            landing.land(page, last=chain.next_request is None)
             if stop.is_set():
                 raise Interrupted
+        landing.finish()
     except MalformedPage as exc:
-        path = folder.quarantine(exc.number, exc.raw, exc.reason)
-        raise FetchError(f"page {exc.number} of {window.asset} window {window.label} is malformed "
-                         f"({exc.reason}, after {chain.client.settings.max_attempts} attempts); "
-                         f"its bytes are in {path}.") from None
-    return from_simulator and chain.pages_read > 0
+        path = landing.quarantine(exc.number, exc.raw, exc.reason)
+        error = FetchError(f"page {exc.number} of {fetch_range.asset} {fetch_range.kind} {landing.at} is "
+                           f"malformed ({exc.reason}, after {client.settings.max_attempts} attempts); its "
+                           f"bytes are in {path}.")
+    except ChainError as exc:
+        error = exc
+        landing.discard()  # a server whose pagination broke its bounds: trust none of this chain
+    except FetchError as exc:
+        error = exc
+    except Interrupted:
+        error = FetchError(f"{fetch_range.asset} {fetch_range.kind} {fetch_range.label} was stopped before "
+                           "its end.")
+    if error is not None:
+        landing.stopped(error)
+    return RangeResult(fetch_range, landing.windows_done, len(landing.folder.pages),
+                       landing.rows, chain.requests, chain.retries, error)
+
+
+class RangeLanding:
+    """The landing side of one chain: each page landed, the manifest rewritten when a window completes."""
+
+    def __init__(self, folder: FetchFolder, coverage: Coverage, progress: Progress, manifest_args: dict):
+        self.folder, self.coverage, self.progress = folder, coverage, progress
+        self.manifest_args = manifest_args
+        self.from_simulator = True
+        self.windows_done = 0
+        self.rows = 0
+        self.rows_unreported = 0
+
+    @property
+    def at(self) -> str:
+        """The window the chain is in: the first one not complete yet."""
+        done = {window.label for window in self.coverage.complete()}
+        return next((w.label for w in self.coverage.range.windows if w.label not in done),
+                    self.coverage.range.windows[-1].label)
+
+    def land(self, page, *, last: bool = False) -> None:
+        """Land one page; rewrite the manifest if it completed a window (the last page's rewrite is
+        finish()'s)."""
+        problem = page_problem(page.body)
+        if problem:
+            path = self.quarantine(page.number, page.raw, problem)
+            raise FetchError(f"page {page.number} of {self.coverage.range.asset} {self.coverage.range.kind} "
+                             f"{self.at} is malformed ({problem}); its bytes are in {path}.")
+        self.from_simulator = self.from_simulator and page.from_simulator
+        entry = self.folder.land(page)
+        self.coverage.add(entry["file"], page.body["data"], page.starts)
+        self.rows += page.rows
+        if last:
+            self.rows_unreported = page.rows
+        else:
+            self.checkpoint(page.rows, complete=False)
+
+    def finish(self) -> None:
+        self.coverage.finish()
+        self.checkpoint(self.rows_unreported, complete=True)
+        self.rows_unreported = 0
+
+    def stopped(self, error: FetchError) -> None:
+        if self.rows_unreported:  # the last page landed, then something stopped the chain
+            self.checkpoint(self.rows_unreported, complete=False)
+        if self.windows_done:  # say why the later windows are missing; the complete ones stay
+            self.write(complete=False, error=str(error))
+
+    def discard(self) -> None:
+        """Unmark every window: without a manifest the folder is incomplete; the next fetch removes it."""
+        (self.folder.path / MANIFEST).unlink(missing_ok=True)
+        fsync_dir(self.folder.path)
+        self.progress.advance(windows=-self.windows_done)
+        self.windows_done = 0
+
+    def quarantine(self, number: int, raw: bytes, reason: str):
+        return self.folder.quarantine(number, raw, reason, self.at)
+
+    def checkpoint(self, rows: int, *, complete: bool) -> None:
+        done = len(self.coverage.complete())
+        if done > self.windows_done or complete:
+            self.write(complete=complete)
+        self.progress.advance(windows=done - self.windows_done, rows=rows)
+        self.windows_done = done
+
+    def write(self, *, complete: bool, error: str | None = None) -> None:
+        # DEMO DATA means "served by the built-in simulator", which says so in every answer; never a guess
+        # from the host name (a mirror or a proxy on loopback is not the simulator).
+        source = "simulator" if self.from_simulator and self.folder.pages else "kaiko"
+        self.folder.write_manifest(self.coverage, source=source, complete=complete, error=error,
+                                   **self.manifest_args)

@@ -1,43 +1,53 @@
 """The landing zone (docs/architecture.md §2): raw pages written atomically, the manifest last.
 
+    landing/liquidation_token/asset={asset}/interval={interval}/fetch={fetch_id}/
+        page-00001.json … _manifest.json                          (manifest_version 3: one fetch range)
     landing/liquidation_token/asset={asset}/interval={interval}/window={YYYY-MM-DD}/fetch={fetch_id}/
-        page-00001.json … _manifest.json
+        page-00001.json … _manifest.json                          (versions 1–2: one window; still read)
     landing/_quarantine/{asset}/{window}/{fetch_id}-page-00003.json (+ .reason.txt)
 
-Readers trust a fetch folder only once its `_manifest.json` exists, and the manifest is written only after
-every page it lists has been read back with its sha256, so a run killed at any point leaves either a
-complete fetch or a folder nobody reads. The next fetch removes such folders, under the output folder's
-lock (report/lock.py), so never a live writer's. Older complete fetches stay: the newest complete fetch
-wins, and a complete fetch whose pages no longer match its manifest is fetched again (and the models do
-not use it).
+A fetch lands one range (consecutive weeks of one asset, one continuation chain) into one folder. Its
+manifest lists the pages landed and the windows complete so far; it is rewritten, atomically, each time a
+page completes another window, and only after every page it lists has been read back with its sha256. So
+a run killed at any point leaves complete windows that readers use and pages nobody reads: readers read
+only the pages a manifest lists, and a fetch folder without a manifest is incomplete. The next fetch
+removes what a killed run left (folders without a manifest, unlisted pages, temp files), under the output
+folder's lock (report/lock.py), so never a live writer's. Older complete fetches stay: the newest fetch
+that marks a window complete wins, and one whose listed pages are missing or resized is fetched again
+(and the models do not use it).
 
-Which pages land, and which go to quarantine (the window then fails and gets no manifest):
+Which pages land, and which go to quarantine (the range then stops; windows already complete stay):
 - quarantined: a body that is not JSON after every retry; `data` missing or not a list; a row that is
   not an object, lacks `interval_time` or `interval_timestamp`, has a measure that is neither a number
   nor a numeric string ("123.4") nor null, or has `exchanges` that is neither a list of objects nor null.
-  These would break the models or silently drop an hour, so nothing of the window is trusted.
+  These would break the models or silently drop an hour, so nothing after them is trusted.
 - landed as-is: unknown extra fields, `exchanges: null`, negative numbers, totals that disagree with
-  their parts, hours outside the window. The SQL data tests judge those, where a person can see them.
+  their parts. The SQL data tests judge those, where a person can see them.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
 import shutil
 import threading
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from report.errors import FetchError
 from report.fetch.client import ENDPOINT, Page
-from report.fetch.windows import FetchWindow
+from report.fetch.windows import FetchRange, FetchWindow, bucket_start
 from report.files import fsync_dir, remove_temp_files, storage_errors, write_atomically
+from report.settings import interval_hours
 
 TABLE = "liquidation_token"
 MANIFEST = "_manifest.json"
-MANIFEST_VERSION = 2  # 2: api_root; source from the simulator's identity header; pages checked on write
+# 2: api_root, source from the simulator's identity header; 3: one folder a fetch range, `windows`
+MANIFEST_VERSION = 3
 MEASURES = ("total_trades", "total_amount", "long_trades", "long_amount", "short_trades", "short_amount")
 _fetch_id_lock = threading.Lock()
 _last_fetch_id = [""]
@@ -84,8 +94,12 @@ def row_problem(row) -> str | None:
         if row.get(name) is None:
             return f"`{name}` is missing"
     for name in MEASURES:
-        if name in row and not is_numeric(row[name]):
-            return f"`{name}` is not numeric: {str(row[name])[:40]!r}"
+        value = row.get(name)
+        kind = type(value)
+        if kind is int or value is None or (kind is float and value - value == 0):  # finite: the usual case
+            continue
+        if not is_numeric(value):
+            return f"`{name}` is not numeric: {str(value)[:40]!r}"
     exchanges = row.get("exchanges")
     if exchanges is not None:
         if not isinstance(exchanges, list):
@@ -111,85 +125,6 @@ def is_numeric(value) -> bool:
     return False
 
 
-class LandingWindow:
-    """The folder of one window: its complete fetches, and a new fetch in progress."""
-
-    def __init__(self, landing_dir: Path, window: FetchWindow):
-        self.landing_dir = landing_dir
-        self.window = window
-        self.path = (landing_dir / TABLE / f"asset={window.asset}" / f"interval={window.interval}"
-                     / f"window={window.label}")
-
-    def fetch_dirs(self) -> list[Path]:
-        if not self.path.is_dir():
-            return []
-        return sorted(p for p in self.path.iterdir() if p.is_dir() and p.name.startswith("fetch="))
-
-    def complete_manifests(self) -> list[dict]:
-        """Manifests of the complete fetches, oldest first."""
-        manifests = []
-        for folder in self.fetch_dirs():
-            manifest = read_manifest(folder)
-            if manifest is not None:
-                manifests.append(manifest)
-        return manifests
-
-    def newest_complete(self) -> dict | None:
-        manifests = self.complete_manifests()
-        return manifests[-1] if manifests else None
-
-    def newest_usable(self) -> dict | None:
-        """The newest complete fetch, if its pages are still on disk as its manifest lists them."""
-        manifest = self.newest_complete()
-        if manifest is None or pages_mismatch(self.path / f"fetch={manifest.get('fetch_id')}", manifest):
-            return None
-        return manifest
-
-    def begin(self) -> FetchFolder:
-        with storage_errors(self.path):
-            self.path.mkdir(parents=True, exist_ok=True)
-            while True:
-                fetch_id = new_fetch_id()
-                folder = self.path / f"fetch={fetch_id}"
-                try:
-                    folder.mkdir()
-                except FileExistsError:  # another process started this window in the same microsecond
-                    continue
-                fsync_dir(self.path)
-                return FetchFolder(self.landing_dir, self.window, fetch_id, folder)
-
-
-def remove_incomplete(landing_dir: Path) -> list[Path]:
-    """Delete what killed or failed fetches left: fetch folders without a manifest and temp files.
-
-    Call only while holding the output folder's lock (report/lock.py): a live writer's folder looks the same.
-    """
-    removed = []
-    for folder in sorted(landing_dir.glob(f"{TABLE}/asset=*/interval=*/window=*/fetch=*")):
-        if folder.is_dir() and read_manifest(folder) is None:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed + remove_temp_files(landing_dir / TABLE)
-
-
-def pages_mismatch(folder: Path, manifest: dict) -> str | None:
-    """How the fetch folder disagrees with its manifest (a page missing, resized or extra), or None."""
-    listed = {entry.get("file"): entry for entry in manifest.get("pages") or [] if isinstance(entry, dict)}
-    if len(listed) != manifest.get("page_count"):
-        return f"the manifest lists {len(listed)} pages but says page_count {manifest.get('page_count')}"
-    try:
-        on_disk = {path.name: path for path in folder.glob("page-*.json")}
-    except OSError:
-        on_disk = {}
-    for name, entry in listed.items():
-        if name not in on_disk:
-            return f"{name} is missing"
-        if on_disk[name].stat().st_size != entry.get("bytes"):
-            return f"{name} has {on_disk[name].stat().st_size} bytes, the manifest says {entry.get('bytes')}"
-    extra = sorted(set(on_disk) - set(listed))
-    return f"{extra[0]} is not in the manifest" if extra else None
-
-
 def read_manifest(folder: Path) -> dict | None:
     try:
         manifest = json.loads((folder / MANIFEST).read_bytes())
@@ -198,16 +133,177 @@ def read_manifest(folder: Path) -> dict | None:
     return manifest if isinstance(manifest, dict) else None
 
 
-class FetchFolder:
-    """One fetch of one window being landed: pages first, then the manifest that makes it complete."""
+def manifest_windows(manifest: dict) -> list[dict]:
+    """The complete windows a manifest covers: its `windows` (version 3), or its one window (1 and 2)."""
+    windows = manifest.get("windows")
+    if isinstance(windows, list):
+        return [entry for entry in windows if isinstance(entry, dict) and entry.get("window")]
+    if not manifest.get("window"):
+        return []
+    return [{"window": manifest["window"], "start_time": manifest.get("start_time"),
+             "end_time": manifest.get("end_time"), "rows": manifest.get("row_count")}]
 
-    def __init__(self, landing_dir: Path, window: FetchWindow, fetch_id: str, path: Path):
+
+def pages_mismatch(folder: Path, manifest: dict, only: list[str] | None = None) -> str | None:
+    """How the fetch folder disagrees with its manifest (a listed page missing or resized, counts that do
+    not add up), or None; `only`: check just these pages (those holding one window's rows). Unlisted files
+    are not a disagreement: readers never read them."""
+    listed = [entry for entry in manifest.get("pages") or [] if isinstance(entry, dict)]
+    if len(listed) != manifest.get("page_count"):
+        return f"the manifest lists {len(listed)} pages but says page_count {manifest.get('page_count')}"
+    if sum(entry.get("rows") or 0 for entry in listed) != manifest.get("row_count"):
+        return "its pages' rows do not add up to row_count"
+    for entry in listed:
+        if only is not None and entry.get("file") not in only:
+            continue
+        try:
+            size = (folder / str(entry.get("file"))).stat().st_size
+        except OSError:
+            return f"{entry.get('file')} is missing"
+        if size != entry.get("bytes"):
+            return f"{entry.get('file')} has {size} bytes, the manifest says {entry.get('bytes')}"
+    return None
+
+
+@dataclass(frozen=True)
+class LandedWindow:
+    """One window as a complete fetch recorded it."""
+
+    window: str
+    start_time: str
+    end_time: str
+    fetched_at: str
+    api_root: str | None
+    fetch_id: str
+    folder: Path
+    usable: bool  # the fetch's listed pages are on disk as listed
+
+
+class LandingZone:
+    """The complete fetches of one endpoint folder, read once: what is landed, and what a killed run left."""
+
+    def __init__(self, landing_dir: Path, table: str = TABLE, endpoint: str = ENDPOINT):
         self.landing_dir = landing_dir
-        self.window = window
-        self.fetch_id = fetch_id
-        self.path = path
-        self.fetched_at = utc_now_z()
-        self.pages: list[dict] = []
+        self.table, self.endpoint = table, endpoint
+        self.root = landing_dir / table
+
+    def fetch_folders(self) -> list[Path]:
+        """Every fetch folder, both layouts (version 3 under the interval, 1–2 under a window)."""
+        layouts = ("asset=*/interval=*/fetch=*", "asset=*/interval=*/window=*/fetch=*")
+        return sorted(p for pattern in layouts for p in self.root.glob(pattern) if p.is_dir())
+
+    def newest_by_window(self, asset: str, interval: str) -> dict[str, LandedWindow]:
+        """Window label → the newest complete fetch that marks it complete."""
+        newest: dict[str, LandedWindow] = {}
+        base = self.root / f"asset={asset}" / f"interval={interval}"
+        folders = sorted([*base.glob("fetch=*"), *base.glob("window=*/fetch=*")], key=lambda p: p.name)
+        for folder in folders:  # fetch ids sort in time: later ones overwrite
+            manifest = read_manifest(folder)
+            if manifest is None:
+                continue
+            for entry in manifest_windows(manifest):
+                pages = entry.get("pages")
+                usable = pages_mismatch(folder, manifest, pages if isinstance(pages, list) else None) is None
+                newest[entry["window"]] = LandedWindow(
+                    entry["window"], entry.get("start_time"), entry.get("end_time"),
+                    manifest.get("fetched_at"), manifest.get("api_root"), str(manifest.get("fetch_id")),
+                    folder, usable)
+        return newest
+
+    def begin(self, fetch_range: FetchRange) -> FetchFolder:
+        base = self.root / f"asset={fetch_range.asset}" / f"interval={fetch_range.interval}"
+        with storage_errors(base):
+            base.mkdir(parents=True, exist_ok=True)
+            while True:
+                fetch_id = new_fetch_id()
+                folder = base / f"fetch={fetch_id}"
+                try:
+                    folder.mkdir()
+                except FileExistsError:  # another process started this range in the same microsecond
+                    continue
+                fsync_dir(base)
+                return FetchFolder(self, fetch_range, fetch_id, folder)
+
+
+def remove_incomplete(landing_dir: Path) -> list[Path]:
+    """Delete what killed or failed fetches left: fetch folders without a manifest, pages their manifest
+    does not list (landed after its last rewrite) and temp files, in every endpoint folder.
+
+    Call only while holding the output folder's lock (report/lock.py): a live writer's files look the same.
+    """
+    removed = []
+    for table in sorted(p.name for p in landing_dir.glob("*") if p.is_dir() and not p.name.startswith("_")):
+        for folder in LandingZone(landing_dir, table).fetch_folders():
+            manifest = read_manifest(folder)
+            if manifest is None:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+                continue
+            listed = {entry.get("file") for entry in manifest.get("pages") or [] if isinstance(entry, dict)}
+            for page in folder.glob("page-*.json"):
+                if page.name not in listed:
+                    page.unlink(missing_ok=True)
+                    removed.append(page)
+    return removed + remove_temp_files(landing_dir)
+
+
+class Coverage:
+    """How far a chain has delivered its range, and so which windows are complete.
+
+    Rows come in time order (sort=asc: oldest first); once a row for bucket t arrived, every bucket before
+    t has arrived too, even those the API omitted for having no liquidations. A window is complete when
+    the chain has delivered up to its end; at the end of the chain every window is.
+    """
+
+    def __init__(self, fetch_range: FetchRange, sort: str):
+        self.range = fetch_range
+        self.descending = sort == "desc"
+        self.width = timedelta(hours=interval_hours(fetch_range.interval))
+        self.edge = fetch_range.end if self.descending else fetch_range.start
+        self.labels = [w.label for w in fetch_range.windows]
+        self.starts = [w.start for w in fetch_range.windows]
+        self.rows: dict[str, int] = dict.fromkeys(self.labels, 0)
+        self.pages: dict[str, list[str]] = {label: [] for label in self.labels}
+
+    def label_of(self, moment: datetime) -> str:
+        """The window holding a bucket start (one straddling the range's start: the first window)."""
+        return self.labels[max(bisect.bisect_right(self.starts, moment) - 1, 0)]
+
+    def add(self, page_file: str, rows: list, starts: list | None = None) -> None:
+        """Count a landed page's rows into their windows; `starts`: the rows' bucket starts, when the
+        chain parsed them already (windows.bucket_start)."""
+        moments = [moment for moment in (starts if starts is not None else map(bucket_start, rows))
+                   if moment is not None]
+        for moment in moments:
+            label = self.label_of(moment)
+            self.rows[label] += 1
+            if page_file not in self.pages[label]:
+                self.pages[label].append(page_file)
+        if moments:
+            self.edge = min(self.edge, *moments) if self.descending else \
+                max(self.edge, max(moments) + self.width)
+
+    def finish(self) -> None:
+        self.edge = self.range.start if self.descending else self.range.end
+
+    def complete(self) -> list[FetchWindow]:
+        if self.descending:
+            return [w for w in self.range.windows if self.edge <= w.start]
+        return [w for w in self.range.windows if self.edge >= w.end]
+
+
+@dataclass
+class FetchFolder:
+    """One fetch of one range being landed: pages, then a manifest rewritten as windows complete."""
+
+    zone: LandingZone
+    range: FetchRange
+    fetch_id: str
+    path: Path
+    fetched_at: str = field(default_factory=lambda: utc_now_z())
+    pages: list[dict] = field(default_factory=list)
+    verified: int = 0  # pages[:verified] were read back and matched
+    manifest: dict | None = None
 
     def land(self, page: Page) -> dict:
         name = page_name(page.number)
@@ -217,19 +313,20 @@ class FetchFolder:
         self.pages.append(entry)
         return entry
 
-    def quarantine(self, number: int, raw: bytes, reason: str) -> Path:
-        folder = self.landing_dir / "_quarantine" / self.window.asset / self.window.label
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{self.fetch_id}-{page_name(number)}"
+    def quarantine(self, number: int, raw: bytes, reason: str, window_label: str) -> Path:
+        quarantine = self.zone.landing_dir / "_quarantine"
+        if self.zone.table != TABLE:  # another endpoint's pages get their own folder
+            quarantine = quarantine / self.zone.table
+        target = quarantine / self.range.asset / window_label / f"{self.fetch_id}-{page_name(number)}"
         write_atomically(target, raw)
         write_atomically(target.with_suffix(".reason.txt"),
-                     f"{reason}\nasset={self.window.asset} window={self.window.label} "
-                     f"range={self.window.start_time}..{self.window.end_time} page={number}\n".encode())
+                         f"{reason}\nasset={self.range.asset} window={window_label} "
+                         f"range={self.range.start_time}..{self.range.end_time} page={number}\n".encode())
         return target
 
     def verify(self) -> None:
-        """Read every landed page back: the manifest may only list what is on disk with its sha256."""
-        for entry in self.pages:
+        """Read back the pages landed since the last manifest: it may only list what is on disk."""
+        for entry in self.pages[self.verified:]:
             path = self.path / entry["file"]
             try:
                 raw = path.read_bytes()
@@ -237,29 +334,44 @@ class FetchFolder:
                 raw = None
             if raw is None or hashlib.sha256(raw).hexdigest() != entry["sha256"]:
                 raise FetchError(f"{path} changed on disk before its manifest was written (another "
-                                 "process in the landing zone?): the window is not marked complete.")
+                                 "process in the landing zone?): its windows are not marked complete.")
+        self.verified = len(self.pages)
 
-    def complete(self, *, source: str, api_root: str, request_url: str, request_params: dict) -> dict:
-        """Check the pages, then write the manifest last, atomically: from now on readers see this fetch."""
+    def write_manifest(self, coverage: Coverage, *, source: str, api_root: str, request_url: str,
+                       request_params: dict, complete: bool, error: str | None = None) -> dict | None:
+        """(Re)write the manifest for the windows complete so far; None while no window is complete."""
+        windows = coverage.complete()
+        if not windows:
+            return None
         self.verify()
-        manifest = {
+        self.manifest = {
             "manifest_version": MANIFEST_VERSION,
             "source": source,
             "api_root": api_root,
-            "endpoint": ENDPOINT,
-            "asset": self.window.asset,
-            "interval": self.window.interval,
-            "window": self.window.label,
+            "endpoint": self.zone.endpoint,
+            "asset": self.range.asset,
+            "interval": self.range.interval,
             "fetch_id": self.fetch_id,
-            "start_time": self.window.start_time,
-            "end_time": self.window.end_time,
+            "start_time": self.range.start_time,
+            "end_time": self.range.end_time,
             "request": {"url": request_url, "params": request_params},
             "fetched_at": self.fetched_at,
             "completed_at": utc_now_z(),
             "answer_time": self.pages[0]["answer_time"] if self.pages else None,
             "page_count": len(self.pages),
             "row_count": sum(entry["rows"] for entry in self.pages),
-            "pages": self.pages,
+            "pages": list(self.pages),
+            "windows": [{"window": w.label, "start_time": w.start_time, "end_time": w.end_time,
+                         "rows": coverage.rows[w.label], "pages": coverage.pages[w.label]} for w in windows],
+            "complete": complete,
+            "error": error,
         }
-        write_atomically(self.path / MANIFEST, json.dumps(manifest, indent=2).encode())
-        return manifest
+        write_atomically(self.path / MANIFEST, json.dumps(self.manifest, indent=2).encode())
+        return self.manifest
+
+
+def iter_manifests(landing_dir: Path, table: str = TABLE) -> Iterator[tuple[Path, dict]]:
+    for folder in LandingZone(landing_dir, table).fetch_folders():
+        manifest = read_manifest(folder)
+        if manifest is not None:
+            yield folder, manifest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import gzip
 import json
@@ -29,6 +30,8 @@ CHAIN_FAULTS = ("", "endless", "repeat", "outside")
 # other server, wherever it listens. Kaiko sends no such header.
 IDENTITY_HEADER = "X-Liqreport-Simulator"
 ENDLESS_PREFIX = "endless-"
+ROWS_SPLICE = "__liqreport_rows__"  # where the cached rows go into an envelope's JSON
+ROWS_CACHE_PAGES = 64
 
 
 @dataclass
@@ -97,6 +100,9 @@ class SimulatorServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's listen backlog is 5: a client opening 8 connections at once had some SYNs dropped and
+    # retried a second later (a 1 s stall in a fetch that should take half of one); Kaiko's is not that short
+    request_queue_size = 128
 
     def __init__(self, port: int = 0, *, seed: int = 7, latency_s: float = 0.0,
                  faults: FaultPlan | None = None,
@@ -117,12 +123,17 @@ class SimulatorServer(ThreadingHTTPServer):
         # Served exchange code for a real one, e.g. {"binc": "=cmd|' /C calc'!A0"}: hostile-input tests.
         self.exchange_codes = dict(exchange_codes or {})
         self._endless = 0  # nonce that makes every "endless"/"repeat" token unique
+        self._rows_cache: collections.OrderedDict = collections.OrderedDict()
         self.price_options = price_options if price_options is not None else prices.PriceOptions()
         self.request_log: list[dict] = []
         self._lock = threading.Lock()
         self._fault_rng = random.Random(self.faults.seed)
         self._fault_rng_plan = self.faults
         self._connections: set[socket.socket] = set()
+        # requests waiting out their latency now, and the most at once: a client's concurrency as the
+        # server sees it (counted before the answer is written, so a client's next request never overlaps)
+        self.in_flight = 0
+        self.peak_in_flight = 0
 
     @property
     def base_url(self) -> str:
@@ -158,13 +169,15 @@ class SimulatorServer(ThreadingHTTPServer):
         trades, amounts = hourly_block(self.seed, asset, epoch_hour, epoch_hour + 1, self.revision)
         if trades.sum() == 0:
             return None
-        return self._rename_exchanges(api.build_row(asset, epoch_hour, trades[0], amounts[0],
-                                                    self.timestamp_unit))
+        return self._renamed(api.build_row(asset, epoch_hour, trades[0], amounts[0], self.timestamp_unit))
 
-    def _rename_exchanges(self, row: dict) -> dict:
-        for entry in row.get("exchanges") or []:
-            entry["exchange"] = self.exchange_codes.get(entry["exchange"], entry["exchange"])
-        return row
+    def _renamed(self, row: dict) -> dict:
+        """The row with exchange_codes applied, as a copy (page rows are shared through a cache)."""
+        if not self.exchange_codes or not row.get("exchanges"):
+            return row
+        exchanges = [{**entry, "exchange": self.exchange_codes.get(entry["exchange"], entry["exchange"])}
+                     for entry in row["exchanges"]]
+        return {**row, "exchanges": exchanges}
 
     # --- HTTP ---------------------------------------------------------------------------------------
 
@@ -218,7 +231,7 @@ class SimulatorServer(ThreadingHTTPServer):
         url = urlsplit(handler.path)
         params = {key: values[0] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
         if self.latency_s:
-            time.sleep(self.latency_s)
+            self._wait_latency()
         match = DATA_PATH.match(url.path)
         ohlcv = prices.OHLCV_PATH.match(url.path)
         if not match and not ohlcv:
@@ -248,23 +261,64 @@ class SimulatorServer(ThreadingHTTPServer):
             if ohlcv:
                 envelope = prices.answer(self.price_options, self.seed, ohlcv.groups(), params, key,
                                          self.base_url, request_time, self.now or request_time)
+                data_key = None
             else:
-                envelope = self._answer(match.group(1), params, request_time)
+                envelope, data_key = self._answer(match.group(1), params, request_time)
         except api.ApiError as exc:
             return self._error(handler, url.path, params, exc.status, exc.message)
-        for row in envelope["data"]:
-            self._rename_exchanges(row)
         if fault in ("nodata", "nulldata"):
             dropped = ("data", "continuation_token", "next_url")
             envelope = {k: v for k, v in envelope.items() if k not in dropped}
             if fault == "nulldata":
                 envelope["data"] = None
+            data_key = None
         self._record(url.path, params, 200)
-        body = json.dumps(envelope).encode()
-        return self._send(handler, 200, body, truncate=fault == "truncate")
+        gzip_ok = "gzip" in handler.headers.get("Accept-Encoding", "")
+        body = self._body(envelope, data_key, gzip_ok)
+        return self._send(handler, 200, body, truncate=fault == "truncate", gzipped=gzip_ok)
 
-    def _answer(self, asset: str, params: dict, request_time: datetime) -> dict:
-        """One page; FaultPlan.chain bends the chain (see FaultPlan)."""
+    def _wait_latency(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            time.sleep(self.latency_s)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _body(self, envelope: dict, data_key, gzip_ok: bool) -> bytes:
+        """The envelope as JSON (gzipped when asked). The rows' part is serialized once per page and kept:
+        a gzip stream may be several members, so prefix + cached rows + suffix is one valid body."""
+        if data_key is None:
+            body = json.dumps(envelope).encode()
+            return gzip.compress(body, compresslevel=1, mtime=0) if gzip_ok else body
+        rows_gz = self._rows_gzip(data_key, envelope["data"])
+        prefix, suffix = json.dumps({**envelope, "data": ROWS_SPLICE}).encode().split(
+            json.dumps(ROWS_SPLICE).encode(), 1)
+        if not gzip_ok:
+            return prefix + gzip.decompress(rows_gz) + suffix
+        return (gzip.compress(prefix, compresslevel=1, mtime=0) + rows_gz
+                + gzip.compress(suffix, compresslevel=1, mtime=0))
+
+    def _rows_gzip(self, data_key, rows: list) -> bytes:
+        key = (data_key, tuple(sorted(self.exchange_codes.items())))
+        with self._lock:
+            cached = self._rows_cache.get(key)
+            if cached is not None:
+                self._rows_cache.move_to_end(key)
+                return cached
+        raw = json.dumps([self._renamed(row) for row in rows]).encode()
+        packed = gzip.compress(raw, compresslevel=1, mtime=0)  # loopback: speed beats ratio
+        with self._lock:
+            self._rows_cache[key] = packed
+            while len(self._rows_cache) > ROWS_CACHE_PAGES:
+                self._rows_cache.popitem(last=False)
+        return packed
+
+    def _answer(self, asset: str, params: dict, request_time: datetime) -> tuple[dict, tuple | None]:
+        """One page, and the key its rows are cached under (None when a fault replaced them); FaultPlan.chain
+        bends the chain (see FaultPlan)."""
         source = self._source(asset)
         chain = self.faults.chain if asset in self.faults.chain_assets or not self.faults.chain_assets else ""
         token = params.get("continuation_token", "")
@@ -288,7 +342,7 @@ class SimulatorServer(ThreadingHTTPServer):
             envelope["data"] = []
         if chain in ("endless", "repeat"):
             self._wrap_token(envelope, asset, query, again=chain == "repeat")
-        return envelope
+        return envelope, None if past_the_end else (source, query)
 
     def _wrap_token(self, envelope: dict, asset: str, query: api.Query, *, again: bool) -> None:
         """Give the page a continuation token never seen before, whatever the real chain says."""
@@ -311,11 +365,14 @@ class SimulatorServer(ThreadingHTTPServer):
         body = json.dumps({"result": "error", "message": message}).encode()
         self._send(handler, status, body, headers=headers)
 
-    def _send(self, handler: _Handler, status: int, body: bytes, headers=None, truncate=False) -> None:
+    def _send(self, handler: _Handler, status: int, body: bytes, headers=None, truncate=False,
+              gzipped=False) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")
-        if "gzip" in handler.headers.get("Accept-Encoding", ""):
+        if not gzipped and "gzip" in handler.headers.get("Accept-Encoding", ""):
             body = gzip.compress(body, compresslevel=1, mtime=0)  # loopback: speed beats ratio
+            gzipped = True
+        if gzipped:
             handler.send_header("Content-Encoding", "gzip")
         handler.send_header("Content-Length", str(len(body)))
         handler.send_header(IDENTITY_HEADER, f"seed={self.seed}; revision={self.revision}")

@@ -1,44 +1,55 @@
--- one row per complete fetch (a fetch folder with its _manifest.json), its manifest checked against the page
--- files on disk when it was first read (names and byte counts, nothing missing or extra; counts adding up).
--- Incomplete fetches have no manifest and never appear here; stg_landing_windows says which fetch is current.
--- Incremental: a complete fetch folder never changes (the manifest is written last), so a build reads only
--- the manifests of folders not in the table yet; a full refresh reads them all.
--- The pre_hook drops fetches whose folder is gone from disk (removed by hand or pruned), as a full refresh would.
+-- one row per complete fetch (a fetch folder with its _manifest.json, either layout of docs/architecture.md §2),
+-- with the pages it lists and the windows it marks complete, checked against the page files on disk when its
+-- manifest was read. pages_match_manifest: every listed page is there with its byte count and the counts add
+-- up (page_count pages, row_count = their rows); found_pages: the listed pages that are. Files a manifest
+-- does not list are never read. Folders without a manifest (incomplete) never appear.
+-- Incremental: a build reads only the manifests it has not read as they are now — new folders, and
+-- version 3 manifests rewritten since (a range whose chain completed more weeks), told by the manifest's
+-- byte size and modification time; a full refresh reads them all. The pre_hook drops fetches whose manifest
+-- is gone from disk (a folder removed by hand or pruned, a chain discarded), as a full refresh would.
 {{ config(
     materialized='incremental',
     unique_key=['fetch_path'],
     incremental_strategy='delete+insert',
     pre_hook="{% if is_incremental() %}
         delete from {{ this }}
-        where fetch_path not in (select parse_dirpath(file) from glob('{{ landing_glob('_manifest.json') }}'))
+        where fetch_path not in (
+            {%- for pattern in landing_globs('_manifest.json') %}
+            select parse_dirpath(file) from glob('{{ pattern }}'){{ ' union all' if not loop.last }}
+            {%- endfor %}
+        )
     {% endif %}"
 ) }}
-{%- set manifest_glob = landing_glob('_manifest.json') %}
-{%- set page_glob = landing_glob('page-*.json') %}
+{%- set window_type = 'struct("window" varchar, start_time varchar, end_time varchar, "rows" bigint, pages varchar[])' %}
 {%- set manifest_columns = {
     'manifest_version': 'bigint', 'source': 'varchar', 'api_root': 'varchar', 'endpoint': 'varchar',
     'asset': 'varchar', 'interval': 'varchar', 'window': 'varchar', 'fetch_id': 'varchar',
     'start_time': 'varchar', 'end_time': 'varchar', 'fetched_at': 'varchar', 'completed_at': 'varchar',
     'answer_time': 'varchar', 'page_count': 'bigint', 'row_count': 'bigint',
     'pages': 'struct(file varchar, sha256 varchar, bytes bigint, "rows" bigint)[]',
+    'windows': window_type ~ '[]',
 } %}
 {%- if is_incremental() %}
+    {#- names, sizes and times only (read_blob reads no content unless selected) of the manifests not read
+        as they are now; a rewrite replaces the file, so its size or time moves -#}
     {%- set unread = run_query(
-        "select replace(file, chr(39), chr(39) || chr(39)) from glob('" ~ manifest_glob ~ "') where parse_dirpath(file) "
-        ~ "not in (select fetch_path from " ~ this ~ ") order by 1") %}
+        "select replace(filename, chr(39), chr(39) || chr(39)) from read_blob(" ~ sql_list(landing_globs('_manifest.json'))
+        ~ ") as on_disk where not exists (select 1 from " ~ this ~ " as known "
+        ~ "where known.fetch_path = parse_dirpath(on_disk.filename) and known.manifest_bytes = on_disk.size "
+        ~ "and known.manifest_modified = on_disk.last_modified) order by 1") %}
     {%- set manifest_files = unread.rows | map(attribute=0) | list %}
-    {#- the new folders' pages only: listing every landed page costs more than reading the new manifests -#}
+    {#- those folders' pages only: listing every landed page costs more than reading the new manifests -#}
     {%- set page_files = manifest_files | map('replace', '/_manifest.json', '/page-*.json') | list %}
 {%- else %}
-    {%- set manifest_files = [manifest_glob] if files_exist(manifest_glob) else [] %}
-    {%- set page_files = [page_glob] if manifest_files and files_exist(page_glob) else [] %}
+    {%- set manifest_files = landed_globs('_manifest.json') %}
+    {%- set page_files = landing_globs('page-*.json') if manifest_files else [] %}
 {%- endif %}
 
 with manifests as (
 {%- if manifest_files %}
     select *
     from read_json(
-        [{% for file in manifest_files %}'{{ file }}'{{ ", " if not loop.last }}{% endfor %}],
+        {{ sql_list(manifest_files) }},
         format = 'unstructured',
         filename = true,
         hive_partitioning = false,
@@ -55,11 +66,22 @@ with manifests as (
 {%- endif %}
 ),
 
+-- what the incremental read compares: the manifest file's size and time when it was read
+manifest_files as (
+{%- if manifest_files %}
+    select filename, size as manifest_bytes, last_modified as manifest_modified
+    from read_blob({{ sql_list(manifest_files) }})
+{%- else %}
+    select null::varchar as filename, null::bigint as manifest_bytes, null::timestamptz as manifest_modified
+    where false
+{%- endif %}
+),
+
 -- names and sizes only: read_blob does not read the content when it is not selected
 page_files as (
 {%- if page_files %}
     select parse_dirpath(filename) as fetch_path, parse_filename(filename) as page_file, size as bytes
-    from read_blob([{% for file in page_files %}'{{ file }}'{{ ", " if not loop.last }}{% endfor %}])
+    from read_blob({{ sql_list(page_files) }})
 {%- else %}
     select null::varchar as fetch_path, null::varchar as page_file, null::bigint as bytes
     where false
@@ -71,45 +93,34 @@ listed_pages as (
     from manifests
 ),
 
--- one row per page named on either side, matched by fetch folder and file name
-page_matches as (
-    select
-        coalesce(listed_pages.fetch_path, page_files.fetch_path) as fetch_path,
-        listed_pages.file is not null as is_listed,
-        listed_pages."rows" as rows_listed,
-        page_files.page_file is not null as is_on_disk,
-        listed_pages.bytes is not distinct from page_files.bytes as bytes_match
-    from listed_pages
-    full outer join page_files
-        on page_files.fetch_path = listed_pages.fetch_path
-        and page_files.page_file = listed_pages.file
-    -- pages of folders without a manifest are not this model's business
-    where listed_pages.fetch_path is not null
-        or page_files.fetch_path in (select parse_dirpath(filename) from manifests)
-),
-
 page_checks as (
     select
-        fetch_path,
-        count(*) filter (where is_listed) as pages_listed,
-        sum(rows_listed) as rows_listed,
-        count(*) filter (where is_listed and is_on_disk and bytes_match) as pages_found,
-        count(*) filter (where is_listed and not is_on_disk) as pages_missing,
-        count(*) filter (where is_listed and is_on_disk and not bytes_match) as pages_resized,
-        count(*) filter (where not is_listed) as pages_unlisted
-    from page_matches
-    group by fetch_path
+        listed_pages.fetch_path,
+        list(listed_pages.file order by listed_pages.file) as listed_pages,
+        list(listed_pages.file order by listed_pages.file) filter (where page_files.bytes = listed_pages.bytes)
+            as found_pages,
+        count(*) as pages_listed,
+        sum(listed_pages."rows") as rows_listed,
+        count(*) filter (where page_files.bytes = listed_pages.bytes) as pages_found,
+        count(*) filter (where page_files.page_file is null) as pages_missing,
+        count(*) filter (where page_files.bytes <> listed_pages.bytes) as pages_resized
+    from listed_pages
+    left join page_files
+        on page_files.fetch_path = listed_pages.fetch_path
+        and page_files.page_file = listed_pages.file
+    group by listed_pages.fetch_path
 ),
 
 renamed as (
     select
+        parse_dirpath(manifests.filename) as fetch_path,
         manifests.asset,
         manifests."interval",
-        cast(manifests."window" as date) as "window",
         manifests.fetch_id,
         coalesce(manifests.source, 'unknown') as source,
         manifests.api_root,
         manifests.endpoint,
+        manifests.manifest_version,
         cast(manifests.start_time as timestamp) as start_time,
         cast(manifests.end_time as timestamp) as end_time,
         cast(manifests.fetched_at as timestamp) as fetched_at,
@@ -117,23 +128,33 @@ renamed as (
         cast(manifests.answer_time as timestamp) as answer_time,
         manifests.page_count,
         manifests.row_count,
-        manifests.manifest_version,
-        parse_dirpath(manifests.filename) as fetch_path,
+        -- versions 1 and 2 land one window a folder: every row of its pages belongs to that window
+        cast(manifests."window" as date) as single_window,
+        coalesce(manifests.windows, [{
+            'window': manifests."window", 'start_time': manifests.start_time, 'end_time': manifests.end_time,
+            'rows': manifests.row_count, 'pages': null
+        }::{{ window_type }}]) as windows,
+        coalesce(page_checks.listed_pages, []) as listed_pages,
+        coalesce(page_checks.found_pages, []) as found_pages,
         coalesce(page_checks.pages_listed, 0) as pages_listed,
         coalesce(page_checks.rows_listed, 0) as rows_listed,
         coalesce(page_checks.pages_found, 0) as pages_found,
         coalesce(page_checks.pages_missing, 0) as pages_missing,
         coalesce(page_checks.pages_resized, 0) as pages_resized,
-        coalesce(page_checks.pages_unlisted, 0) as pages_unlisted
+        manifest_files.manifest_bytes,
+        manifest_files.manifest_modified
     from manifests
     left join page_checks on page_checks.fetch_path = parse_dirpath(manifests.filename)
+    left join manifest_files on manifest_files.filename = manifests.filename
 ),
 
 final as (
     select
         *,
-        pages_listed = page_count and pages_found = page_count and pages_unlisted = 0
-            and rows_listed = row_count and manifest_version is not null as pages_match_manifest
+        pages_listed = page_count and rows_listed = row_count and manifest_version is not null
+            as counts_add_up,
+        pages_listed = page_count and pages_found = page_count and rows_listed = row_count
+            and manifest_version is not null as pages_match_manifest
     from renamed
 )
 

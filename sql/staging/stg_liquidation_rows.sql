@@ -1,9 +1,12 @@
 -- one row per data row of the current complete fetch of each window (asset × interval × window), typed and
 -- with interval_start normalised: the one read of the landed JSON; later models read this table.
--- Incremental: a build reads only the pages of current fetches it has not loaded yet; a newer fetch of a
+-- A row belongs to the window of its fetch that holds its hour (the ISO week of interval_start; a version
+-- 1–2 fetch has one window, which keeps its stray rows too); only pages a manifest lists are read, so a
+-- page spanning two weeks of a range gives each week its own rows.
+-- Incremental: a build reads only the pages of current windows it has not loaded yet; a newer fetch of a
 -- window replaces that window's rows (delete+insert on the window), and the pre_hook removes the rows of
--- fetches no longer current that no newer fetch replaces (a window whose only fetch was removed from disk). A full refresh reads every
--- current fetch; both give the same table (tests/test_incremental.py).
+-- fetches no longer current that no newer fetch replaces (a window whose only fetch was removed from disk).
+-- A full refresh reads every current window; both give the same table (tests/test_incremental.py).
 {{ config(
     materialized='incremental',
     unique_key=['asset', '"interval"', '"window"'],
@@ -20,57 +23,73 @@
         )
     {% endif %}"
 ) }}
-{%- set page_glob = landing_glob('page-*.json') %}
 {%- if is_incremental() %}
-    {#- the current fetches not loaded yet: their folders' pages are all this build reads -#}
+    {#- the pages holding the current windows not loaded yet: all this build reads -#}
     {%- set unloaded = run_query(
-        "select replace(windows.fetch_path, chr(39), chr(39) || chr(39)) || '/page-*.json' from "
-        ~ ref('stg_landing_windows') ~ " as windows where windows.is_current and windows.page_count > 0 "
+        "select distinct replace(fetch_path || '/' || page_file, chr(39), chr(39) || chr(39)) from ("
+        ~ "select windows.fetch_path, unnest(windows.window_pages) as page_file from "
+        ~ ref('stg_landing_windows') ~ " as windows where windows.is_current and windows.row_count > 0 "
         ~ "and not exists (select 1 from " ~ this ~ " as loaded where loaded.asset = windows.asset "
         ~ "and loaded.\"interval\" = windows.\"interval\" and loaded.\"window\" = windows.\"window\" "
-        ~ "and loaded.fetch_id = windows.fetch_id) order by 1") %}
+        ~ "and loaded.fetch_id = windows.fetch_id)) order by 1") %}
     {%- set page_files = unloaded.rows | map(attribute=0) | list %}
 {%- else %}
-    {%- set page_files = page_glob if files_exist(page_glob) else [] %}
+    {%- set page_files = landed_globs('page-*.json') %}
 {%- endif %}
 
-with windows as (
+with fetches as (select * from {{ ref('stg_landing_fetches') }}),
+
+windows as (
     select *
     from {{ ref('stg_landing_windows') }}
     where is_current
 ),
+{%- if is_incremental() %}
+
+windows_to_load as (
+    select windows.*
+    from windows
+    anti join (select distinct asset, "interval", "window", fetch_id from {{ this }}) as loaded
+        on loaded.asset = windows.asset
+        and loaded."interval" = windows."interval"
+        and loaded."window" = windows."window"
+        and loaded.fetch_id = windows.fetch_id
+),
+{%- else %}
+
+windows_to_load as (select * from windows),
+{%- endif %}
 
 landed_pages as (
     {{ read_liquidation_pages(page_files) }}
 ),
 
+-- the listed pages only: a page landed after its manifest's last rewrite is nobody's
 pages as (
     select
-        windows.asset,
-        windows."interval",
-        windows."window",
-        windows.fetch_id,
+        fetches.asset,
+        fetches."interval",
+        fetches.fetch_id,
+        fetches.fetch_path,
+        fetches.single_window,
         parse_filename(landed_pages.filename) as page_file,
         cast(landed_pages.answer_time as timestamp) as answer_time,
-        windows.is_current as is_current_fetch,
-        windows.start_time as window_start_time,
-        windows.end_time as window_end_time,
         landed_pages.data
     from landed_pages
-    inner join windows on windows.fetch_path = parse_dirpath(landed_pages.filename)
+    inner join fetches
+        on fetches.fetch_path = parse_dirpath(landed_pages.filename)
+        and list_contains(fetches.listed_pages, parse_filename(landed_pages.filename))
 ),
 
 landed_rows as (
     select
         asset,
         "interval",
-        "window",
         fetch_id,
+        fetch_path,
+        single_window,
         page_file,
         answer_time,
-        is_current_fetch,
-        window_start_time,
-        window_end_time,
         unnest(data) as landed
     from pages
 ),
@@ -104,6 +123,26 @@ with_start as (
     from with_unit
 ),
 
+with_window as (
+    select
+        *,
+        coalesce(single_window, cast(date_trunc('week', interval_start) as date)) as "window"
+    from with_start
+),
+
+-- a row is kept when its window is a current one of its fetch (and, incrementally, not loaded yet)
+in_windows as (
+    select
+        with_window.*,
+        windows_to_load.is_current as is_current_fetch,
+        windows_to_load.start_time as window_start_time,
+        windows_to_load.end_time as window_end_time
+    from with_window
+    inner join windows_to_load
+        on windows_to_load.fetch_path = with_window.fetch_path
+        and windows_to_load."window" = with_window."window"
+),
+
 final as (
     select
         asset,
@@ -120,7 +159,7 @@ final as (
         answer_time,
         is_current_fetch,
         interval_start >= window_start_time and interval_start < window_end_time as is_inside_window
-    from with_start
+    from in_windows
 )
 
 select * from final

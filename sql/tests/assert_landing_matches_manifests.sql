@@ -1,7 +1,7 @@
--- the newest complete fetch of every window holds exactly the pages and rows its manifest lists: a page
--- missing, resized or not listed, or a row count that differs, means the landing zone changed after the
--- fetch (or two writers met); that window is not used (no current fetch) and the build fails.
--- Fix: `liqreport fetch --refresh` for the window named.
+-- the newest complete fetch of every window holds exactly the pages and rows its manifest lists: a listed page
+-- missing or resized, counts that do not add up, or a window whose rows differ from its count means the
+-- landing zone changed after the fetch (or two writers met); that window is not used (no current fetch)
+-- and the build fails. Fix: `liqreport fetch --refresh` for the window named.
 
 with windows as (select * from {{ ref('stg_landing_windows') }}),
 
@@ -19,11 +19,10 @@ final as (
         windows."interval",
         windows."window",
         windows.fetch_id,
-        windows.page_count,
+        windows.fetch_page_count,
         windows.pages_found,
         windows.pages_missing,
         windows.pages_resized,
-        windows.pages_unlisted,
         windows.row_count,
         coalesce(rows_found.rows_found, 0) as rows_found
     from windows
