@@ -247,6 +247,20 @@ def test_summary_json_follows_the_delivery_contract(demo_report):
     assert all(chart["title"] and chart["takeaway"] and chart["alt"] for chart in summary["charts"])
 
 
+def test_report_run_results_name_models_by_project_path_not_by_build_machine_path(demo_report):
+    """The folder is published as it is: run_results.json must not tell the world where the build ran."""
+    raw = (demo_report.folder / "run_results.json").read_text()
+    document = json.loads(raw)
+    paths = [entry["path"] for entry in document["models"] + document["tests"]]
+    assert len(paths) > 40 and all(re.fullmatch(r"sql/[a-z_]+/[a-z0-9_]+\.sql", path) for path in paths)
+    assert "sql/reports/rpt_overview.sql" in paths
+    for machine_path in (Path.cwd(), Path(__file__).resolve().parent.parent, demo_report.settings.output_dir):
+        assert str(machine_path) not in raw
+    built = json.loads((demo_report.settings.output_dir / "run_results.json").read_text())
+    assert [entry["name"] for entry in document["models"]] == [entry["name"] for entry in built["models"]]
+    assert document["summary"] == built["summary"]
+
+
 def test_manifest_lists_every_artifact_with_its_sha256(demo_report):
     manifest = json.loads((demo_report.folder / "manifest.json").read_text())
     listed = {entry["file"]: entry for entry in manifest["files"]}
