@@ -321,10 +321,24 @@ def test_email_plain_text_part_is_readable(delivered):
 def test_email_subject_names_week_and_assets_with_demo_first(delivered):
     message, _ = delivered
     # $1.8744B in all, +25% on $1.5B, 59.6% long, BTC the larger: worked out by hand from write_report_folder
-    # (Python's folder moves a subject opening with "[" to a continuation line: readers trim that space)
-    subject = message["Subject"].strip()
+    subject = message["Subject"]
     assert subject == "[DEMO DATA] Liquidations 2025-W09: $1.87B, +25% w/w, 60% long, BTC led"
     assert "DEMO DATA" in html_of(message)
+
+
+def test_email_subject_is_not_folded_away_from_its_header_name(delivered, report_dir_without_pdf):
+    # an 80-character subject: the stdlib's 78-column folding put it whole on a continuation line,
+    # 'Subject:\n [DEMO DATA] …', and Python's parser (any archive ingest) then read it with a leading space
+    received, _ = delivered
+    assert received["Subject"] == "[DEMO DATA] Liquidations 2025-W09: $1.87B, +25% w/w, 60% long, BTC led"
+    raw = (report_dir_without_pdf / "report.eml").read_bytes()
+    headers = raw.split(b"\n\n", 1)[0].splitlines()
+    assert b"Subject: [DEMO DATA] Liquidations 2025-W09: $1.87B, +25% w/w, 60% long, BTC led" in headers
+    assert all(len(line) <= 998 for line in raw.splitlines())  # RFC 5322's hard limit still holds
+    encodings = set(re.findall(rb"Content-Transfer-Encoding: (\S+)", raw))
+    assert encodings <= {b"7bit", b"quoted-printable", b"base64"}  # bodies stay 7-bit safe (no 8BITMIME)
+    parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert parsed["Subject"] == received["Subject"]
 
 
 def test_email_without_demo_has_no_demo_notice(tmp_path):
@@ -368,8 +382,7 @@ def test_email_html_stays_under_gmail_clip_with_many_assets(tmp_path):
     path = deliver(settings_for(tmp_path, 1), report, log=lambda line: None)
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert len(html_of(message).encode()) < 100_000
-    assert message["Subject"].strip() == (
-        "[DEMO DATA] Liquidations 2025-W09: $78.0M, −95% w/w, 50% long, ASSET11 led")
+    assert message["Subject"] == "[DEMO DATA] Liquidations 2025-W09: $78.0M, −95% w/w, 50% long, ASSET11 led"
 
 
 def test_email_never_links_a_local_file_and_warns_once_without_a_site(tmp_path, report_dir_without_pdf):

@@ -14,6 +14,7 @@ import ssl
 import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -28,6 +29,7 @@ from report.palette import PALETTE
 from report.settings import Settings, SmtpSettings, validate_email
 from report.templating import environment
 
+HEADER_POLICY = policy.default.clone(max_line_length=998)
 Log = Callable[[str], None]
 
 EMAIL_FILE = "report.eml"
@@ -167,6 +169,10 @@ def build_message(summary: dict, report_dir: Path, *, sender: str, recipients: t
     if pdf is not None:
         message.add_attachment(pdf, "application", "pdf",
                                filename=f"liquidations-{printable(summary['period']['label'])}.pdf")
+    # Headers fold only past RFC 5322's 998: at the default 78 an 80-character subject went whole onto a
+    # continuation line ('Subject:\n [DEMO DATA] …'), read back with a leading space. Set after the parts
+    # are encoded, so bodies keep the 78-column quoted-printable they were given (7-bit safe, no 8BITMIME).
+    message.policy = HEADER_POLICY
     return message
 
 
