@@ -195,17 +195,20 @@ def legend(figure: Figure, extra: list[tuple[dict, str]] = (), *, where: tuple[s
     width_in, height_in = figure.get_size_inches()
     x, y = 0.08, height_in - 0.2
     for swatch, label, color in items:
-        if "marker" in swatch:
-            figure.add_artist(Line2D([(x + 0.07) / width_in], [(y + 0.02) / height_in],
-                                     marker=swatch["marker"], color=STYLE.ink, linestyle="none", markersize=6,
-                                     transform=figure.transFigure))
+        swatch_in = 0.15
+        if "markers" in swatch:  # one or more marker symbols side by side, e.g. ('^', 'v')
+            for index, marker in enumerate(swatch["markers"]):
+                figure.add_artist(Line2D([(x + 0.07 + 0.12 * index) / width_in], [(y + 0.02) / height_in],
+                                         marker=marker, color=STYLE.ink, linestyle="none", markersize=6,
+                                         transform=figure.transFigure))
+            swatch_in += 0.12 * (len(swatch["markers"]) - 1)
         else:
             look = {"linewidth": 0, **swatch}
             figure.add_artist(Rectangle((x / width_in, (y - 0.045) / height_in), 0.15 / width_in,
                                         0.13 / height_in, transform=figure.transFigure, **look))
-        figure.text((x + 0.2) / width_in, (y + 0.02) / height_in, label, fontsize=STYLE.font_pt, color=color,
-                    va="center", ha="left")
-        x += 0.2 + text_width_in(label) + 0.16
+        figure.text((x + swatch_in + 0.05) / width_in, (y + 0.02) / height_in, label, fontsize=STYLE.font_pt,
+                    color=color, va="center", ha="left")
+        x += swatch_in + 0.05 + text_width_in(label) + 0.16
 
 
 def no_data(ax, message: str) -> None:
@@ -284,8 +287,13 @@ def hourly_mirrored(rows: list[dict], spike_hours: tuple = ()) -> Figure:
     the end of its larger side's bar."""
     figure, ax = new_figure(2.3)
     extra = [(MISSING_SWATCH, "No data")] if any(not row["is_covered"] for row in rows) else []
-    if spike_hours:
-        extra.append(({"marker": "v"}, "Spike"))
+    shorts = [row["short_amount"] or 0 for row in rows]
+    longs = [row["long_amount"] or 0 for row in rows]
+    spikes = spike_runs(rows, shorts, longs, set(spike_hours))
+    sides = {up for run in spikes for up, _ in run}
+    if sides:
+        extra.append(({"markers": [marker for up, marker in ((True, "^"), (False, "v")) if up in sides]},
+                      "Spike"))
     legend(figure, extra)
     if not rows:
         no_data(ax, "No hours in this period")
@@ -293,8 +301,6 @@ def hourly_mirrored(rows: list[dict], spike_hours: tuple = ()) -> Figure:
     start = rows[0]["hour"]
     offsets = [(row["hour"] - start) / timedelta(hours=1) for row in rows]
     end = offsets[-1] + 1
-    shorts = [row["short_amount"] or 0 for row in rows]
-    longs = [row["long_amount"] or 0 for row in rows]
     ax.set_xlim(0, end)
     limit = usd_axis(ax, max(shorts + longs), headroom=1.25)
     # one filled step path per side: the same picture as 168 bars at a fraction of the cost
@@ -303,13 +309,16 @@ def hourly_mirrored(rows: list[dict], spike_hours: tuple = ()) -> Figure:
     ax.stairs([-value for value in longs], edges, fill=True, color=STYLE.long)
     missing_spans(ax, [(offset, offset + 1) for offset, row in zip(offsets, rows, strict=True)
                        if not row["is_covered"]], -limit, limit)
-    spikes = set(spike_hours)
     marks = {True: ([], []), False: ([], [])}
-    for offset, row, short, long in zip(offsets, rows, shorts, longs, strict=True):
-        if row["hour"] in spikes:
-            up = short > long
-            marks[up][0].append(offset + 0.5)
-            marks[up][1].append(short + limit * 0.07 if up else -(long + limit * 0.07))
+    for run in spikes:
+        up = run[0][0]
+        # a 6-pt marker is wider than an hour's bar: beyond the tallest bar of the run and the hour either
+        # side, all at one height, so no marker sits inside a neighbour's bar
+        first, last = max(run[0][1] - 1, 0), min(run[-1][1] + 1, len(rows) - 1)
+        extreme = max((shorts if up else longs)[first:last + 1]) + limit * 0.07
+        for _, index in run:
+            marks[up][0].append(offsets[index] + 0.5)
+            marks[up][1].append(extreme if up else -extreme)
     for up, (xs, ys) in marks.items():
         if xs:
             ax.add_line(Line2D(xs, ys, marker="^" if up else "v", color=STYLE.ink,
@@ -320,6 +329,21 @@ def hourly_mirrored(rows: list[dict], spike_hours: tuple = ()) -> Figure:
     x_labels(ax, [24 * day + 12 for day in range(days)][::step],
              day_labels(start + timedelta(days=day) for day in range(days))[::step])
     return figure
+
+
+def spike_runs(rows: list[dict], shorts: list[float], longs: list[float], spikes: set) -> list[list[tuple]]:
+    """Spike hours as runs of consecutive hours on the same side: [[(up, row index), …], …], up meaning the
+    shorts (drawn up) are the larger side."""
+    runs: list[list[tuple]] = []
+    for index, row in enumerate(rows):
+        if row["hour"] not in spikes:
+            continue
+        up = shorts[index] > longs[index]
+        if runs and runs[-1][-1] == (up, index - 1):
+            runs[-1].append((up, index))
+        else:
+            runs.append([(up, index)])
+    return runs
 
 
 def daily_mirrored(rows: list[dict], *, previous_label: str) -> Figure:
