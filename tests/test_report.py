@@ -6,6 +6,7 @@ of each window), never from the marts the report itself reads.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -261,6 +262,19 @@ def test_report_run_results_name_models_by_project_path_not_by_build_machine_pat
     assert document["summary"] == built["summary"]
 
 
+def test_the_data_dictionary_names_every_exchange_code_in_the_exports(demo_report):
+    # written out by hand, as the report names them: the dictionary mapped binc, bbit and okex, then "…"
+    names = {"binc": "Binance", "bbit": "Bybit", "okex": "OKX", "hbdm": "HTX (Huobi)", "cbse": "Coinbase",
+             "drbt": "Deribit", "krkn": "Kraken", "bfnx": "Bitfinex"}
+    data = demo_report.folder / "data"
+    with (data / "daily_by_exchange.csv").open(newline="") as handle:
+        codes = {row["exchange"] for row in csv.DictReader(handle)}
+    assert codes and codes <= set(names)
+    dictionary = (data / "README.md").read_text(encoding="utf-8")
+    for code in codes:
+        assert f"| `{code}` | {names[code]} |" in dictionary
+
+
 def test_manifest_lists_every_artifact_with_its_sha256(demo_report):
     manifest = json.loads((demo_report.folder / "manifest.json").read_text())
     listed = {entry["file"]: entry for entry in manifest["files"]}
@@ -303,7 +317,7 @@ def test_hours_not_yet_fetched_are_missing_not_zero(tmp_path):
     with running_simulator(seed=7, now=now) as simulator:
         settings = Settings(output_dir=tmp_path, assets=("btc",), base_url=simulator.base_url,
                             api_key=DEMO_API_KEY)
-        fetch_range(settings, pipeline.fetch_start(W09), W09.end, log=lambda line: None, now=now)
+        fetch_range(settings, pipeline.fetch_start(settings, W09), W09.end, log=lambda line: None, now=now)
     pipeline.build(settings, W09, run_tests=False, log=lambda line: None)
     folder = pipeline.render(settings, W09, log=lambda line: None).parent
     summary = json.loads((folder / "summary.json").read_text())

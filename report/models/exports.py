@@ -54,7 +54,7 @@ EXPORTS = (
 
 COLUMN_NOTES = {
     "asset": "asset code as asked of the API (btc, eth, …)",
-    "exchange": "Kaiko exchange code (binc = Binance, bbit = Bybit, okex = OKX, …), as the API sends it",
+    "exchange": "Kaiko exchange code as the API sends it (the report's names for them: see Exchange codes)",
     "hour": "start of the hour, UTC (Parquet: TIMESTAMP WITH TIME ZONE; CSV: 2025-02-24T13:00:00Z)",
     "day": "UTC day (Parquet: DATE; CSV: YYYY-MM-DD)",
     "week_start": "Monday of the ISO week, UTC (Parquet: DATE; CSV: YYYY-MM-DD)",
@@ -134,6 +134,8 @@ def export(warehouse: Path, out_dir: Path) -> list[Path]:
 
 def data_dictionary() -> str:
     """data/README.md: what each file holds, its grain and key, its columns and units, missing vs zero."""
+    from report.formatting import EXCHANGE_NAMES
     from report.templating import render
 
-    return render("data_dictionary.md", {"exports": EXPORTS, "notes": COLUMN_NOTES})
+    return render("data_dictionary.md", {"exports": EXPORTS, "notes": COLUMN_NOTES,
+                                         "exchange_names": EXCHANGE_NAMES})
