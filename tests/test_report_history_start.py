@@ -1,7 +1,7 @@
 """The report of a week at the start of the endpoint's history (2025-W02: data from Wed 2025-01-08), read as
-its readers would: nothing may be claimed that the data cannot show — no spike verdict without 7 days of
-baseline, no "new" exchange without a previous week, no partial week drawn as a full one, and the hours
-before the history exported as missing, not left out.
+its readers would: nothing may be claimed that the data cannot show — no spike verdict without the full
+28 days of baseline the method states, no "new" exchange without a previous week, no partial week drawn as
+a full one, and the hours before the history exported as missing, not left out.
 
 Expected values are worked out here from the dates and the landed pages, never from the marts.
 """
@@ -23,7 +23,7 @@ from report.periods import iso_week
 from report.settings import Settings
 from report.simulator import DEMO_API_KEY, running_simulator
 
-W02, W03 = iso_week("2025-W02"), iso_week("2025-W03")
+W02, W03, W06 = iso_week("2025-W02"), iso_week("2025-W03"), iso_week("2025-W06")
 HISTORY_START = datetime(2025, 1, 8, tzinfo=UTC)
 ASSETS = ("btc", "eth")
 
@@ -34,41 +34,46 @@ def text_of(node) -> str:
 
 @pytest.fixture(scope="module")
 def w02(tmp_path_factory):
-    """btc and eth for 2025-W02 and W03 landed from the simulator; W02 built, rendered and emailed."""
+    """btc and eth for 2025-W02 to W06 landed from the simulator; W02 built, rendered and emailed."""
     output = tmp_path_factory.mktemp("w02")
-    with running_simulator(seed=7, now=datetime(2025, 2, 1, tzinfo=UTC)) as simulator:
+    with running_simulator(seed=7, now=datetime(2025, 2, 12, tzinfo=UTC)) as simulator:
         settings = Settings(output_dir=output, assets=ASSETS, base_url=simulator.base_url,
                             api_key=DEMO_API_KEY)
-        pipeline.fetch(settings, W03, log=lambda line: None)  # W03 and the weeks before it: W02 too
+        pipeline.fetch(settings, W06, log=lambda line: None)  # from the history's start: W02 too
     pipeline.build(settings, W02, log=lambda line: None)
     folder = pipeline.render(settings, W02, log=lambda line: None).parent
     pipeline.email(settings.with_(email_to=("risk@example.com",)), W02, log=lambda line: None)
     return settings, folder
 
 
-def test_spike_hours_before_7_days_of_history_are_not_available_rather_than_none(w02):
+def test_spike_hours_before_28_days_of_history_are_not_available_rather_than_none(w02):
     settings, folder = w02
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["overview"]["spike_hours"] is None  # not [] : nothing could be tested
     assert summary["overview"]["spike_hours_tested"] == 0
     spikes = text_of(html5lib.parse((folder / "report.html").read_text(),
                                     namespaceHTMLElements=False).find(".//*[@id='joint-spikes']"))
-    assert "Spike hours need 7 days of history: not available for this week." in spikes
+    assert "Spike hours need 28 days of history: not available for this week." in spikes
     assert "No hour this period saw" not in spikes
     message = email.message_from_bytes((folder / "report.eml").read_bytes(), policy=policy.default)
     for part in ("plain", "html"):
-        assert "Spike hours need 7 days of history" in message.get_body((part,)).get_content()
+        assert "Spike hours need 28 days of history" in message.get_body((part,)).get_content()
 
 
-def test_spike_hours_are_tested_from_7_days_after_the_history_start(w02, tmp_path):
+@pytest.mark.parametrize(("week", "tested"), [(W03, 0), (W06, 120)], ids=["W03", "W06"])
+def test_spike_hours_are_tested_only_with_a_full_28_day_baseline(w02, tmp_path, week, tested):
+    # W03 had 7 to 13 days of history: its hours were tested against a quarter of the stated baseline
     settings, _ = w02
     shutil.copytree(settings.landing_dir, tmp_path / "landing")
     later = settings.with_(output_dir=tmp_path)
-    pipeline.build(later, W03, run_tests=False, log=lambda line: None)
+    pipeline.build(later, week, run_tests=False, log=lambda line: None)
     with duckdb.connect(str(later.warehouse_path), read_only=True) as connection:
-        (tested,) = connection.execute("select joint_spike_hours_tested from rpt_overview").fetchone()
-    first_testable = HISTORY_START + timedelta(days=7)  # Wed 15 Jan 00:00: 168 hours of baseline
-    assert tested == (W03.end - first_testable) // timedelta(hours=1) == 120
+        (hours_tested,) = connection.execute("select joint_spike_hours_tested from rpt_overview").fetchone()
+        early = connection.execute("select count(*) from rpt_spike_hours where robust_z is not null "
+                                   "and hour < ?", [HISTORY_START + timedelta(days=28)]).fetchone()
+    first_testable = HISTORY_START + timedelta(days=28)  # Wed 5 Feb 00:00: 672 hours of baseline
+    assert hours_tested == max(0, (week.end - first_testable) // timedelta(hours=1)) == tested
+    assert early == (0,)
 
 
 def test_no_exchange_is_new_in_the_first_week_of_the_history(w02):

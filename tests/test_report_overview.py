@@ -125,7 +125,7 @@ def test_overview_joint_spike_hours_match_a_robust_z_computed_from_the_exports(e
     for asset, hours in series.items():
         for hour in (START + k * HOUR for k in range(168)):
             baseline = [value for moment, value in hours.items() if hour - 28 * DAY <= moment < hour]
-            if hour not in hours or len(baseline) < 168:
+            if hour not in hours or len(baseline) < 28 * 24:  # the full 28 days, as the method states
                 continue
             center = statistics.median(baseline)
             mad = statistics.median(abs(value - center) for value in baseline)

@@ -237,7 +237,7 @@ def template_context(summary: dict, charts: list[dict], report_link: str | None,
         "overview": summary["overview"],
         "assets": assets,
         "spikes": spikes,
-        # null in summary.json: no hour had 7 days of history for two assets, so none could be tested
+        # null in summary.json: no hour had 28 days of history for two assets, so none could be tested
         "spikes_untested": summary["overview"]["spike_hours"] is None,
         "charts": images,
         "data_tests": summary.get("data_tests") or {"passed": 0, "warned": 0, "failed": 0},

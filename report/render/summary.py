@@ -129,7 +129,7 @@ def overview_summary(report_data: ReportData, period: Period) -> dict:
             "exchange", "total_amount", "long_amount", "short_amount", "total_trades", "share", "long_share",
             "average_size", "previous_total_amount", "change_vs_last_week", "status")})
             for exchange in report_data.rows("rpt_overview_exchanges")],
-        # null, not []: no hour had 7 days of history for two assets, so none could be tested
+        # null, not []: no hour had 28 days of history for two assets, so none could be tested
         "spike_hours": [plain({key: spike[key] for key in (
             "hour", "assets", "total_amount", "long_amount", "short_amount", "long_share", "dominant_side",
             "max_robust_z")}) for spike in report_data.rows("rpt_cross_asset_spikes")]

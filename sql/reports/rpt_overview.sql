@@ -34,12 +34,12 @@ joint_spikes as (select * from {{ ref('rpt_cross_asset_spikes') }}),
 
 largest_joint_spike as (select hour, total_amount from joint_spikes where rank = 1),
 
--- a spike needs 7 days of the asset's history before the hour: hours in which at least two market assets (the
+-- a spike needs the asset's full 28 days before the hour (rpt_spike_hours.is_testable): hours in which at least two market assets (the
 -- one, in a one-asset report) could be tested, and in which that many spiked
 spike_test_hours as (
     select
         hour,
-        count(*) filter (where baseline_hours >= 168) as assets_tested,
+        count(*) filter (where is_testable) as assets_tested,
         count(*) filter (where is_spike) as assets_spiking
     from {{ ref('rpt_spike_hours') }}
     where asset in (select asset from report_assets where is_in_market)
