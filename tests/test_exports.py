@@ -186,8 +186,8 @@ def test_an_hour_with_usd_but_no_trades_renders_a_dash_and_a_warning_names_it(tm
     # Day | USD | Side | Events | Avg size | Last wk
     assert row_of("days-btc", "Tue 25 Feb")[1:5] == ["$5.00K", "100% long", "0", "–"]
     assert row_of("days-btc", "Wed 26 Feb")[1:5] == ["$0", "–", "3", "–"]
-    # Exchange | USD | Share | Side | Avg size
-    assert row_of("exchanges-btc", "Binance")[4] == "–"  # OKX had no USD at all: not listed
+    # Exchange | USD | Share | Side | Avg size: one asset, so the first screen's table is the asset's
+    assert row_of("market-exchanges", "Binance")[4] == "–"  # OKX had no USD at all: not listed
     summary = (folder / "summary.json").read_text()
     assert '"average_size": null' in summary
 
