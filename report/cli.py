@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fetch = command(
         "fetch",
-        "Land raw liquidation pages for the period and its trailing weeks.",
+        "Land raw liquidation pages from the history's start (2025-01-08) to the period's end.",
         "liqreport fetch --assets btc,eth --start 2025-01-06 --end 2025-03-03",
     )
     _add_settings_flags(fetch)

@@ -9,14 +9,15 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from report.lock import output_lock
 from report.periods import Period
 from report.settings import SQL_DIR, Settings
 
-# The report compares the week with the 12 weeks before it (trend, 4/8-week averages, 28-day spike baseline).
+# The report compares the week with the 12 weeks before it (trend, 4/8-week averages, 28-day spike baseline)
+# and ranks it among every whole week since the history starts.
 TRAILING_WEEKS = 12
 
 Log = Callable[[str], None]
@@ -47,8 +48,14 @@ def writing(settings: Settings, command: str, log: Log) -> Iterator[None]:
         yield
 
 
-def fetch_start(period: Period):
-    return period.start - timedelta(weeks=TRAILING_WEEKS)
+def fetch_start(settings: Settings, period: Period) -> datetime:
+    """The history's start, or the period's 12 trailing weeks if they begin earlier: the rank counts every
+    whole week since the history starts, so it must not depend on what an earlier run happened to land.
+    Range fetches make that about ceil(hours / page size) requests an asset the first time (weeks before
+    the history come back empty, in the same requests), and the landing zone skips settled windows after."""
+    history = settings.history_start.replace(tzinfo=UTC) if settings.history_start.tzinfo is None \
+        else settings.history_start
+    return min(history, period.start - timedelta(weeks=TRAILING_WEEKS))
 
 
 @contextlib.contextmanager
@@ -79,11 +86,13 @@ def model_variables(settings: Settings, period: Period) -> dict:
 
 
 def fetch(settings: Settings, period: Period, *, refresh: bool = False, log: Log = print, progress=None):
-    """Land the period and its trailing weeks; `progress` (report/fetch/progress.py) shows it as it goes."""
+    """Land the history from its start to the period's end (fetch_start); `progress`
+    (report/fetch/progress.py) shows it as it goes."""
     from report.fetch.fetcher import fetch_range
 
     with writing(settings, "fetch", log), source(settings, log) as live:
-        return fetch_range(live, fetch_start(period), period.end, refresh=refresh, log=log, progress=progress)
+        return fetch_range(live, fetch_start(settings, period), period.end, refresh=refresh, log=log,
+                           progress=progress)
 
 
 def build(

@@ -115,6 +115,17 @@ def test_overview_rank_and_robust_z_match_the_exports(exported, demo_week):
     assert overview["robust_z"]["z"] == pytest.approx((math.log1p(this) - center) / (1.4826 * mad), rel=1e-9)
 
 
+def test_a_run_ranks_the_week_among_every_whole_week_since_the_history_starts(exported, demo_week):
+    # the run lands the history from its start (Wed 2025-01-08), not just the 12 weeks the charts show, so
+    # the rank depends on the week only, never on what an output folder happened to hold
+    first_whole_week = datetime(2025, 1, 13, tzinfo=UTC)
+    rank = exported[0]["rank"]
+    assert rank["of"] == rank["weeks_since"] == (START - first_whole_week).days // 7 + 1
+    landed = weekly_export(demo_week)
+    assert min(landed) == first_whole_week - 7 * DAY  # the history's first, partial week is on file too
+    assert all(landed[first_whole_week + k * 7 * DAY]["full"] for k in range(rank["of"]))
+
+
 def test_overview_joint_spike_hours_match_a_robust_z_computed_from_the_exports(exported):
     overview, hourly, _ = exported
     series: dict = defaultdict(dict)
