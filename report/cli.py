@@ -273,6 +273,18 @@ def check_report_inputs(settings, period, now: datetime) -> None:
         )
 
 
+# Commands that only go on from what an earlier one wrote there (a warehouse, a rendered report).
+READS_EARLIER_OUTPUT = ("test", "render", "email", "publish")
+
+
+def check_output_exists(command: str, output_dir) -> None:
+    """Such a command in a folder that does not exist fails before it takes the lock, which would create
+    the folder and its .lock: a command with nothing to read leaves no trace."""
+    if command in READS_EARLIER_OUTPUT and not output_dir.exists():
+        raise ReportError(f"{output_dir} does not exist: there is nothing to {command} yet; run `liqreport "
+                          "run` first, or pass the --output-dir of an earlier run.")
+
+
 def dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         from report.simulator import serve_cli
@@ -284,6 +296,7 @@ def dispatch(args: argparse.Namespace) -> int:
     period = None if args.command == "publish" else period_from_args(args)
     if args.command in ("run", "build", "render"):
         check_report_inputs(settings, period, datetime.now(UTC))
+    check_output_exists(args.command, settings.output_dir)
     # a write error that names no file (write() and fsync() carry none) names the output folder
     with storage_errors(settings.output_dir):
         run_command(args, settings, period)

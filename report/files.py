@@ -45,6 +45,27 @@ def write_atomically(path: Path, data: bytes) -> None:
         fsync_dir(path.parent)
 
 
+def write_unlisted(path: Path, data: bytes) -> os.stat_result:
+    """Create `path` (never an existing one), write and fsync it; no temp file, no rename, no folder fsync.
+
+    Only for files nobody reads until a later, atomically written index lists them (landed pages and their
+    manifest): a crash mid-write leaves a file no index names, which the next writer removes. Before the
+    index is written, fsync_dir(path.parent) makes the name durable. Returns the file's stat, by which the
+    index's writer checks later that the file is still the one written here.
+    """
+    with storage_errors(path):
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with os.fdopen(handle, "wb") as target:
+                target.write(data)
+                target.flush()
+                os.fsync(target.fileno())
+                return os.fstat(target.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename in `path` durable: without it a power cut can undo a rename we reported as done."""
     descriptor = os.open(path, os.O_RDONLY)

@@ -54,3 +54,26 @@ def test_parser_knows_shared_flags_on_each_data_command():
     for command in ["run", "fetch", "build", "render"]:
         args = parser.parse_args([command, "--assets", "btc", "--week", "2025-W09"])
         assert args.assets == "btc" and args.week == "2025-W09"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"], ["--version"], ["fetch", "--help"], ["fetch", "--week", "0001-W01"],
+    ["test"], ["render", "--week", "2025-W09"], ["email", "--week", "2025-W09"], ["publish"],
+])
+def test_commands_with_nothing_to_read_create_no_output_folder(argv, tmp_path, monkeypatch, capsys):
+    """Issue 10 leftover: `liqreport test` (render, email, publish) in a fresh folder made output/ and
+    output/.lock, then failed; a command that only reads what an earlier one wrote leaves no trace."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KAIKO_API_KEY", raising=False)
+    try:
+        code = main(argv)
+    except SystemExit as exit_info:  # --help and --version exit from argparse
+        code = exit_info.code
+    error = capsys.readouterr().err.strip()
+    assert list(tmp_path.iterdir()) == []
+    if code:
+        assert len(error.splitlines()) == 1 and error.startswith("Error: "), error
+        assert code in (1, 2)
+    if argv[0] in ("test", "render", "email", "publish"):
+        assert code == 1
+        assert "output does not exist" in error and "liqreport run" in error

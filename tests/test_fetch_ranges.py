@@ -22,7 +22,7 @@ from fetch_helpers import (
     utc,
 )
 
-from report import pipeline
+from report import periods, pipeline
 from report.errors import FetchError
 from report.fetch.client import build_session
 from report.fetch.fetcher import fetch_range
@@ -155,3 +155,21 @@ def test_a_newer_fetch_of_one_week_replaces_only_that_week(tmp_path):
         assert week_sum(week)[0] == sum(row["total_trades"] for row in revised.values())
         assert week_sum(week)[1] == pytest.approx(sum(row["total_amount"] for row in revised.values()))
         assert week_sum(earlier)[0] == sum(row["total_trades"] for row in untouched.values())
+
+
+def test_the_report_counts_a_page_that_holds_several_weeks_once(tmp_path):
+    """Issue 10 leftover: one page of a range fetch is listed under each week it holds; rpt_data_quality's
+    page count summed the windows' page counts, so a two-week report on one page said 2 pages."""
+    period = periods.explicit("2025-02-17", "2025-03-03")  # two weeks: 336 hourly rows, one page
+    with running_simulator(seed=7) as sim:
+        settings = sim_settings(sim, tmp_path, assets=("btc",))
+        fetch_range(settings, period.start, period.end, now=PAST_NOW, log=lambda _: None)
+    manifests = [json.loads(path.read_text()) for path in settings.landing_dir.rglob("_manifest.json")]
+    assert [len(manifest["windows"]) for manifest in manifests] == [2]  # one chain, both weeks on its page
+    distinct_pages = sum(manifest["page_count"] for manifest in manifests)
+    assert distinct_pages == 1
+    pipeline.build(settings, period, run_tests=False, log=lambda _: None)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        pages, windows = connection.execute(
+            "select pages, complete_windows from rpt_data_quality where asset = 'btc'").fetchone()
+    assert (pages, windows) == (distinct_pages, 2)

@@ -13,6 +13,7 @@ seen before stops it with a FetchError, so a server that never stops cannot run 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import operator
@@ -49,6 +50,7 @@ BACKOFF_JITTER = 0.25
 BACKOFF_MAX = 30.0
 RETRY_AFTER_MAX = 60  # a Retry-After beyond this is treated as this
 CONNECT_TIMEOUT_S = 10.0
+QUIET_WAIT_S = 0.05
 AUTH_HINT = "set KAIKO_API_KEY to a valid key (or unset it to run on the built-in simulator)"
 
 
@@ -176,6 +178,24 @@ class KaikoClient:
         self.sort = sort  # the API's default is desc; we always say which
         self.timeout = (min(CONNECT_TIMEOUT_S, settings.timeout_s), settings.timeout_s)
         self.in_flight = threading.BoundedSemaphore(settings.concurrency)
+        self._receiving = 0
+        self._quiet = threading.Condition()
+
+    @contextlib.contextmanager
+    def receiving(self):
+        with self._quiet:
+            self._receiving += 1
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._receiving -= 1
+                if not self._receiving:
+                    self._quiet.notify_all()
+
+    def wait_for_quiet(self, timeout_s: float = QUIET_WAIT_S) -> None:
+        with self._quiet:
+            self._quiet.wait_for(lambda: not self._receiving, timeout_s)
 
     def endpoint(self, asset: str) -> str:
         return f"{self.settings.api_root}/v2/data/{ENDPOINT}/{asset}"
@@ -339,6 +359,7 @@ class PageChain:
             with self.client.in_flight:
                 raw, problem, from_simulator, attempts = self._exchange(url, params, attempts)
             if problem is None:
+                self.client.wait_for_quiet()
                 try:
                     body = parse_page(raw)
                 except ValueError:
@@ -377,7 +398,8 @@ class PageChain:
             attempts += 1 + history
             self.requests += 1 + history
             self.retries += history
-            raw, problem = read_body(response)
+            with self.client.receiving():
+                raw, problem = read_body(response)
             if raw is not None and response.status_code != 200:
                 raise self._refusal(url, response, raw, attempts)
             return raw, problem, IDENTITY_HEADER in response.headers, attempts

@@ -10,10 +10,11 @@ raises one FetchError for all of them at the end.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,9 +26,11 @@ from report.fetch.client import (
     ChainError,
     KaikoClient,
     MalformedPage,
+    PageChain,
     build_session,
 )
 from report.fetch.landing import MANIFEST, Coverage, FetchFolder, LandingZone, page_problem, remove_incomplete
+from report.fetch.lanes import LandingLane
 from report.fetch.progress import LineProgress, Progress
 from report.fetch.ratelimit import TokenBucket
 from report.fetch.windows import FetchRange, as_utc, is_landed_and_settled, plan_ranges, plan_windows
@@ -167,29 +170,43 @@ def landing_root(settings: Settings) -> str:
 
 def run_ranges(client: KaikoClient, zone: LandingZone, ranges: list[FetchRange], summary: FetchSummary,
                root: str, log: Log, progress: Progress) -> list[str]:
-    """Fetch the ranges on a thread pool; returns one message per failed range, in order of failure.
+    """Fetch the ranges on a thread pool, land them on another; one message per failed range, in the order
+    their chains ended.
 
     When the API root cannot be reached at all before any window landed, the ranges not yet started
     are cancelled rather than each waiting out its own retries.
     """
     stop = threading.Event()
     failures: list[str] = []
-    # Twice as many chains as request slots (KaikoClient.in_flight): while one lands the page it just read,
+    # Twice as many chains as request slots (KaikoClient.in_flight): while one parses the page it just read,
     # another's request is on the network; never more than `concurrency` requests at once. Concurrency 1
     # stays one chain after another, in order: what someone debugging a server asks for (and the fault
     # tests' scripts, one fault a request, rely on).
     slots = client.settings.concurrency
     workers = 1 if slots == 1 else max(1, min(len(ranges), 2 * slots))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+    # Landing threads (lanes.py): as many as request slots, so a wave of pages fsyncs side by side.
+    requesters = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+    landers = ThreadPoolExecutor(max_workers=max(1, min(len(ranges), slots)), thread_name_prefix="land")
     try:
-        futures = {pool.submit(fetch_chain, client, zone, fetch_range, root, stop, progress): fetch_range
-                   for fetch_range in ranges}
-        for future in as_completed(futures):
+        chains = {requesters.submit(start_chain, client, zone, fetch_range, root, stop, progress, landers):
+                  fetch_range for fetch_range in ranges}
+        outcomes: list[Future | str] = []  # in the order the chains ended: a landing, or why none
+        for future in as_completed(chains):
             if future.cancelled():
-                failures.append(f"{futures[future].asset} {futures[future].kind} {futures[future].label} "
+                outcomes.append(f"{chains[future].asset} {chains[future].kind} {chains[future].label} "
                                 "was not attempted.")
                 continue
-            result = future.result()
+            chain_error, landing = future.result()
+            outcomes.append(landing)
+            if isinstance(chain_error, ApiUnreachable) and progress_windows(progress) == 0:
+                stop.set()
+                for other in chains:
+                    other.cancel()
+        for outcome in outcomes:
+            if isinstance(outcome, str):
+                failures.append(outcome)
+                continue
+            result = outcome.result()
             summary.requests += result.requests
             summary.retries += result.retries
             summary.windows_fetched += result.windows_done
@@ -201,66 +218,81 @@ def run_ranges(client: KaikoClient, zone: LandingZone, ranges: list[FetchRange],
                 kept = f" ({result.windows_done} of its {len(fetch_range.windows)} windows kept)" \
                     if result.windows_done else ""
                 log(f"[fetch] {fetch_range.asset} {fetch_range.describe()}: FAILED{kept}: {result.error}")
-                if isinstance(result.error, ApiUnreachable) and summary.windows_fetched == 0:
-                    stop.set()
-                    for other in futures:
-                        other.cancel()
     except BaseException:
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        requesters.shutdown(wait=True, cancel_futures=True)
+        landers.shutdown(wait=True)  # every lane runs out its queue: nothing is written after we return
         raise
-    pool.shutdown(wait=True)
+    requesters.shutdown(wait=True)
+    landers.shutdown(wait=True)
     return failures
+
+
+def progress_windows(progress: Progress) -> int:
+    with progress.lock:
+        return progress.windows
 
 
 def fetch_chain(client: KaikoClient, zone: LandingZone, fetch_range: FetchRange, root: str,
                 stop: threading.Event, progress: Progress) -> RangeResult:
-    """Land one range: its pages in order, the manifest rewritten as windows complete. Errors come back in
-    the result, with the windows completed before them kept."""
+    """Land one range: its pages in order, the manifest rewritten as windows complete, all in this thread.
+    Errors come back in the result, with the windows completed before them kept."""
+    _, landed = start_chain(client, zone, fetch_range, root, stop, progress, None)
+    return landed.result()
+
+
+def start_chain(client: KaikoClient, zone: LandingZone, fetch_range: FetchRange, root: str,
+                stop: threading.Event, progress: Progress,
+                landers: ThreadPoolExecutor | None) -> tuple[FetchError | None, Future]:
+    """Ask for one range's pages in order and queue each on the range's landing lane (lanes.py), which runs
+    on `landers` (None: in this thread). Returns the chain's own error, if any, at once, and the future of
+    the RangeResult, which resolves when the lane has landed what the chain read."""
     if stop.is_set():
         not_attempted = FetchError(f"{fetch_range.asset} {fetch_range.kind} {fetch_range.label} was not "
                                    "attempted.")
-        return RangeResult(fetch_range, 0, 0, 0, 0, 0, not_attempted)
+        done: Future = Future()
+        done.set_result(RangeResult(fetch_range, 0, 0, 0, 0, 0, not_attempted))
+        return not_attempted, done
     chain = client.pages(fetch_range)
-    landing = RangeLanding(zone.begin(fetch_range), Coverage(fetch_range, client.sort), progress, {
+    begin = functools.partial(zone.begin, fetch_range)
+    landing = RangeLanding(begin, Coverage(fetch_range, client.sort), progress, {
         "api_root": root, "request_url": public_url(client.endpoint(fetch_range.asset)),
         "request_params": client.first_params(fetch_range)})
+    # a lane's task waits (briefly) while bodies are coming in: their requests' slots free sooner
+    lane = LandingLane(landers, client.wait_for_quiet if landers is not None else lambda: None)
     error: FetchError | None = None
     try:
         for page in chain:
-            landing.land(page, last=chain.next_request is None)
+            lane.put(functools.partial(landing.land, page, last=chain.next_request is None))
+            if lane.failed:
+                break  # the lane refused a page (or the disk failed): ask for no more of this range
             if stop.is_set():
                 raise Interrupted
-        landing.finish()
-    except MalformedPage as exc:
-        path = landing.quarantine(exc.number, exc.raw, exc.reason)
-        error = FetchError(f"page {exc.number} of {fetch_range.asset} {fetch_range.kind} {landing.at} is "
-                           f"malformed ({exc.reason}, after {client.settings.max_attempts} attempts); its "
-                           f"bytes are in {path}.")
-    except ChainError as exc:
-        error = exc
-        landing.discard()  # a server whose pagination broke its bounds: trust none of this chain
-    except FetchError as exc:
+    except FetchError as exc:  # MalformedPage and ChainError included: landing.end tells them apart
         error = exc
     except Interrupted:
         error = FetchError(f"{fetch_range.asset} {fetch_range.kind} {fetch_range.label} was stopped before "
                            "its end.")
-    if error is not None:
-        landing.stopped(error)
-    return RangeResult(fetch_range, landing.windows_done, len(landing.folder.pages),
-                       landing.rows, chain.requests, chain.retries, error)
+    return error, lane.close(functools.partial(landing.end, lane, error, chain))
 
 
 class RangeLanding:
-    """The landing side of one chain: each page landed, the manifest rewritten when a window completes."""
+    """The landing side of one chain: each page landed, the manifest rewritten when a window completes.
+    Used by one lane task at a time (lanes.py)."""
 
-    def __init__(self, folder: FetchFolder, coverage: Coverage, progress: Progress, manifest_args: dict):
-        self.folder, self.coverage, self.progress = folder, coverage, progress
+    def __init__(self, begin: Callable[[], FetchFolder], coverage: Coverage, progress: Progress,
+                 manifest_args: dict):
+        self.begin, self.coverage, self.progress = begin, coverage, progress
         self.manifest_args = manifest_args
         self.from_simulator = True
         self.windows_done = 0
         self.rows = 0
         self.rows_unreported = 0
+
+    @functools.cached_property
+    def folder(self) -> FetchFolder:
+        """The fetch folder, made when the lane first needs it: no disk work before the first request."""
+        return self.begin()
 
     @property
     def at(self) -> str:
@@ -285,6 +317,28 @@ class RangeLanding:
             self.rows_unreported = page.rows
         else:
             self.checkpoint(page.rows, complete=False)
+
+    def end(self, lane: LandingLane, chain_error: FetchError | None, chain: PageChain) -> RangeResult:
+        """The lane's last task: finish the range, or record why it stopped (the first error: a page the lane
+        refused comes before anything the chain read after it)."""
+        error = lane.error or chain_error
+        try:
+            if error is None:
+                self.finish()
+        except FetchError as exc:
+            error = exc
+        if isinstance(error, MalformedPage):
+            path = self.quarantine(error.number, error.raw, error.reason)
+            fetch_range, attempts = self.coverage.range, chain.client.settings.max_attempts
+            error = FetchError(f"page {error.number} of {fetch_range.asset} {fetch_range.kind} {self.at} is "
+                               f"malformed ({error.reason}, after {attempts} attempts); its bytes are in "
+                               f"{path}.")
+        elif isinstance(error, ChainError):
+            self.discard()  # a server whose pagination broke its bounds: trust none of this chain
+        if error is not None:
+            self.stopped(error)
+        return RangeResult(self.coverage.range, self.windows_done, len(self.folder.pages), self.rows,
+                           chain.requests, chain.retries, error)
 
     def finish(self) -> None:
         self.coverage.finish()

@@ -8,7 +8,7 @@
 
 A fetch lands one range (consecutive weeks of one asset, one continuation chain) into one folder. Its
 manifest lists the pages landed and the windows complete so far; it is rewritten, atomically, each time a
-page completes another window, and only after every page it lists has been read back with its sha256. So
+page completes another window, and only after every page it lists is on disk as written and durable. So
 a run killed at any point leaves complete windows that readers use and pages nobody reads: readers read
 only the pages a manifest lists, and a fetch folder without a manifest is incomplete. The next fetch
 removes what a killed run left (folders without a manifest, unlisted pages, temp files), under the output
@@ -31,6 +31,7 @@ import bisect
 import hashlib
 import json
 import math
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -38,10 +39,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
+
 from report.errors import FetchError
 from report.fetch.client import ENDPOINT, Page
 from report.fetch.windows import FetchRange, FetchWindow, bucket_start
-from report.files import fsync_dir, remove_temp_files, storage_errors, write_atomically
+from report.files import fsync_dir, remove_temp_files, storage_errors, write_atomically, write_unlisted
 from report.settings import interval_hours
 
 TABLE = "liquidation_token"
@@ -221,7 +224,8 @@ class LandingZone:
                     folder.mkdir()
                 except FileExistsError:  # another process started this range in the same microsecond
                     continue
-                fsync_dir(base)
+                # the folder's name is made durable with its first manifest (FetchFolder.write_manifest), not
+                # here, before the range's first request: lost in a crash, it held no complete window
                 return FetchFolder(self, fetch_range, fetch_id, folder)
 
 
@@ -302,12 +306,16 @@ class FetchFolder:
     path: Path
     fetched_at: str = field(default_factory=lambda: utc_now_z())
     pages: list[dict] = field(default_factory=list)
-    verified: int = 0  # pages[:verified] were read back and matched
+    verified: int = 0  # pages[:verified] were checked on disk and made durable before a manifest listed them
     manifest: dict | None = None
+    written: dict[str, tuple] = field(default_factory=dict)  # page file → (inode, size, mtime) as written
 
     def land(self, page: Page) -> dict:
+        """Write one page under its final name: unlisted until a manifest names it (no temp file, rename or
+        folder fsync a page; write_manifest makes the names durable, once for all pages since the last)."""
         name = page_name(page.number)
-        write_atomically(self.path / name, page.raw)
+        written = write_unlisted(self.path / name, page.raw)
+        self.written[name] = file_identity(written)
         entry = {"file": name, "sha256": hashlib.sha256(page.raw).hexdigest(), "bytes": len(page.raw),
                  "rows": page.rows, "answer_time": page.answer_time}
         self.pages.append(entry)
@@ -325,16 +333,22 @@ class FetchFolder:
         return target
 
     def verify(self) -> None:
-        """Read back the pages landed since the last manifest: it may only list what is on disk."""
+        """Check the pages landed since the last manifest and make their names durable: a manifest lists only
+        pages that are on disk as written (same file, size and time: the bytes we hashed and fsynced; any
+        other writer would have replaced, truncated or touched it), and survive a crash that keeps it."""
         for entry in self.pages[self.verified:]:
             path = self.path / entry["file"]
             try:
-                raw = path.read_bytes()
+                identity = file_identity(path.stat())
             except FileNotFoundError:
-                raw = None
-            if raw is None or hashlib.sha256(raw).hexdigest() != entry["sha256"]:
+                identity = None
+            if identity != self.written.get(entry["file"]):
                 raise FetchError(f"{path} changed on disk before its manifest was written (another "
                                  "process in the landing zone?): its windows are not marked complete.")
+        with storage_errors(self.path):
+            fsync_dir(self.path)
+            if not self.verified and self.manifest is None:
+                fsync_dir(self.path.parent)  # the fetch folder's own name, with its first manifest
         self.verified = len(self.pages)
 
     def write_manifest(self, coverage: Coverage, *, source: str, api_root: str, request_url: str,
@@ -366,8 +380,12 @@ class FetchFolder:
             "complete": complete,
             "error": error,
         }
-        write_atomically(self.path / MANIFEST, json.dumps(self.manifest, indent=2).encode())
+        write_atomically(self.path / MANIFEST, orjson.dumps(self.manifest, option=orjson.OPT_INDENT_2))
         return self.manifest
+
+
+def file_identity(stat: os.stat_result) -> tuple:
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def iter_manifests(landing_dir: Path, table: str = TABLE) -> Iterator[tuple[Path, dict]]:

@@ -34,11 +34,17 @@ period_windows as (
         and landing_windows.end_time > report_window.report_start
 ),
 
+-- a page of a range fetch is listed under every week it holds: count each fetch's page once
+period_pages as (
+    select asset, count(distinct (fetch_id, page_file)) as pages
+    from (select asset, fetch_id, unnest(window_pages) as page_file from period_windows)
+    group by asset
+),
+
 window_provenance as (
     select
         asset,
         count(*) as complete_windows,
-        sum(page_count) as pages,
         sum(row_count) as rows_landed,
         max(fetched_at) as data_as_of,
         max(answer_time) as newest_manifest_answer_time,
@@ -95,7 +101,7 @@ final as (
         coverage.first_covered_hour,
         coverage.last_covered_hour,
         coalesce(window_provenance.complete_windows, 0) as complete_windows,
-        coalesce(window_provenance.pages, 0) as pages,
+        coalesce(period_pages.pages, 0) as pages,
         coalesce(window_provenance.rows_landed, 0) as rows_landed,
         window_provenance.data_as_of,
         -- a page with no rows has no answer_time in the rows; its manifest still has one
@@ -108,6 +114,7 @@ final as (
         coalesce(reconciliation.largest_difference, 0) as largest_difference
     from coverage
     left join window_provenance on window_provenance.asset = coverage.asset
+    left join period_pages on period_pages.asset = coverage.asset
     left join page_answer_times on page_answer_times.asset = coverage.asset
     left join reconciliation on reconciliation.asset = coverage.asset
 )
