@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fetch = command(
         "fetch",
-        "Land raw liquidation pages for the period and its trailing weeks.",
+        "Land raw liquidation pages from the history's start (2025-01-08) to the period's end.",
         "liqreport fetch --assets btc,eth --start 2025-01-06 --end 2025-03-03",
     )
     _add_settings_flags(fetch)
@@ -199,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     email.add_argument("--send", action="store_true", help="send over SMTP (SMTP_HOST, SMTP_PORT, ...)")
     email.add_argument("--resend", action="store_true",
                        help="with --send: send even to recipients this period's email already went to")
-    email.add_argument("--attach-pdf", action="store_true", help="attach report.pdf when it exists")
+    email.add_argument("--attach-pdf", action="store_true",
+                       help="attach report.pdf when it exists (without site_url it is attached anyway)")
 
     publish = command(
         "publish", "Build output/site/: an index of every rendered report.", "liqreport publish"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 MISSING = "–"  # en dash: no value (a missing base, an average without trades)
+MINUS = "−"  # U+2212, the one minus sign of every figure: -7.1% and −2.4 must not sit side by side
 
 EXCHANGE_NAMES = {
     "binc": "Binance", "bbit": "Bybit", "okex": "OKX", "drbt": "Deribit", "hbdm": "HTX (Huobi)",
@@ -24,7 +25,7 @@ def usd(amount: float | None) -> str:
     """Three significant figures, as liquidations are quoted: $1.02B, $912M, $12.3M, $4.52K, $950."""
     if amount is None:
         return MISSING
-    sign = "-" if amount < 0 else ""
+    sign = MINUS if amount < 0 else ""
     value = float(f"{abs(amount):.3g}")  # round first so 999.96M reads $1.00B, not $1000M
     for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if value >= threshold:
@@ -35,11 +36,12 @@ def usd(amount: float | None) -> str:
 
 
 def change(fraction: float | None) -> str:
-    """0.547 → '+55%', -0.0707 → '-7.1%'; 'n/a' when there is no base to compare with."""
+    """0.547 → '+55%', -0.0707 → '−7.1%'; 'n/a' when there is no base to compare with."""
     if fraction is None:
         return "n/a"
     percent = fraction * 100
-    return f"{percent:+.0f}%" if abs(percent) >= 9.95 else f"{percent:+.1f}%"
+    text = f"{percent:+.0f}%" if abs(percent) >= 9.95 else f"{percent:+.1f}%"
+    return text.replace("-", MINUS)
 
 
 def share(fraction: float | None, digits: int = 0) -> str:
@@ -68,7 +70,7 @@ def zscore(value: float | None) -> str:
     if value is None:
         return MISSING
     text = f"{value:+.1f}"
-    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
+    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", MINUS)
 
 
 def ordinal(number: int) -> str:
@@ -96,29 +98,34 @@ def moment(value: datetime | date | str | None) -> datetime | date | None:
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
+def day_month(value: date) -> str:
+    """'9 Nov': the one day format of the report, the email, the charts and the site (no leading zero)."""
+    return f"{value.day} {value:%b}"
+
+
 def utc_hour(value, year: bool = False) -> str:
     parsed = moment(value)
     if parsed is None:
         return MISSING
-    return f"{parsed:%a %d %b %Y %H:%M} UTC" if year else f"{parsed:%a %d %b %H:%M} UTC"
+    return f"{parsed:%a} {day_month(parsed)}{f' {parsed:%Y}' if year else ''} {parsed:%H:%M} UTC"
 
 
 def hour_cell(value) -> str:
     """An hour in a table whose header already says UTC: 'Fri 27 Nov 14:00'."""
     parsed = moment(value)
-    return MISSING if parsed is None else f"{parsed:%a %d %b %H:%M}"
+    return MISSING if parsed is None else f"{parsed:%a} {day_month(parsed)} {parsed:%H:%M}"
 
 
 def utc_day(value, year: bool = True) -> str:
     parsed = moment(value)
     if parsed is None:
         return MISSING
-    return f"{parsed:%a %d %b %Y}" if year else f"{parsed:%a %d %b}"
+    return f"{parsed:%a} {day_month(parsed)}" + (f" {parsed:%Y}" if year else "")
 
 
 def short_date(value) -> str:
     parsed = moment(value)
-    return MISSING if parsed is None else f"{parsed:%d %b %Y}"
+    return MISSING if parsed is None else f"{day_month(parsed)} {parsed:%Y}"
 
 
 def utc_time(value) -> str:
@@ -128,13 +135,12 @@ def utc_time(value) -> str:
 
 
 def period_dates(start, end) -> str:
-    """[Mon 24 Feb, Mon 3 Mar) → 'Mon 24 Feb – Sun 02 Mar 2025 (UTC)'; other ranges with their hours."""
+    """[Mon 24 Feb, Mon 3 Mar) → 'Mon 24 Feb – Sun 2 Mar 2025 (UTC)'; other ranges with their hours."""
     first, last = moment(start), moment(end)
     if first.time() == last.time() == datetime.min.time():
         last -= timedelta(days=1)
-        head = f"{first:%a %d %b}" if first.year == last.year else f"{first:%a %d %b %Y}"
-        return f"{head} – {last:%a %d %b %Y} (UTC)"
-    return f"{first:%d %b %Y %H:%M} – {last:%d %b %Y %H:%M} UTC"
+        return f"{utc_day(first, year=first.year != last.year)} – {utc_day(last)} (UTC)"
+    return f"{short_date(first)} {first:%H:%M} – {short_date(last)} {last:%H:%M} UTC"
 
 
 def iso_z(value: datetime | None) -> str | None:
@@ -181,6 +187,7 @@ class PeriodWords:
     same_day: str
     average_short: str
     last_short: str
+    noun: str = "week"
 
 
 WEEK_WORDS = PeriodWords("this week", "last week", "the 4-week average", "Same day last week", "4-wk avg",
@@ -191,7 +198,7 @@ def period_words(hours: int) -> PeriodWords:
     if hours == 168:
         return WEEK_WORDS
     return PeriodWords("this period", f"the previous {hours} h", f"the average of the 4 previous {hours} h",
-                       f"{hours} h earlier", "4-period avg", f"prev. {hours} h")
+                       f"{hours} h earlier", "4-period avg", f"prev. {hours} h", "period")
 
 
 def coverage_words(overview: dict) -> str:
@@ -220,38 +227,70 @@ def verdict(overview: dict, label: str, words: PeriodWords = WEEK_WORDS) -> str:
                            f"({usd(overview['trailing_4w_average'])})")
     if comparisons:
         parts[0] += ", " + " and ".join(comparisons)
-    parts[0] += f", {share(overview['long_share'])} of it longs"
+    parts[0] += f", {side_share(overview['long_share'])[1]}"
     leaders = []
-    if overview["leading_asset"]:
+    if overview["leading_asset"] and overview["assets_covered"] > 1:
         leaders.append(f"{asset_label(overview['leading_asset']['asset'])} led the assets "
                        f"({share(overview['leading_asset']['share'])})")
     if overview["leading_exchange"]:
-        leaders.append(f"{exchange_label(overview['leading_exchange']['exchange'])} the exchanges "
-                       f"({share(overview['leading_exchange']['share'])})")
+        leaders.append(f"{exchange_label(overview['leading_exchange']['exchange'])} "
+                       + ("the exchanges" if leaders else "led the exchanges")
+                       + f" ({share(overview['leading_exchange']['share'])})")
     if leaders:
         parts.append(" and ".join(leaders))
-    rank, unusual = overview["rank"], overview["robust_z"]
-    if rank:
-        text = (f"{rank_words(rank['rank'], rank['of'], 'fully covered weeks')} since "
-                f"{short_date(rank['since'])}")
-        if unusual:
-            text += (f", robust z {zscore(unusual['z'])} against the trailing 12 weeks: "
-                     f"{unusual_words(unusual['level'])}")
-        parts.append(text)
+    rank = overview["rank"]
     gap = coverage_words(overview)
+    if rank:
+        since = f"since {short_date(rank['since'])}"
+        parts.append(f"{rank_words(rank['rank'], rank['of'], 'fully covered weeks')} " + (
+            since if rank["of"] == rank["weeks_since"] else f"(of {rank['weeks_since']} {since})"))
+    elif not overview["is_iso_week"]:
+        parts.append("not ranked: only ISO weeks are ranked")
+    elif overview["hours_covered"] < overview["hours_expected"]:
+        parts.append(f"not ranked: only {overview['hours_covered']:,} of {overview['hours_expected']:,} "
+                     "asset-hours are covered")
+        gap = coverage_words({**overview, "hours_covered": overview["hours_expected"]})
+    if rank and overview["robust_z"] is None:
+        parts.append(f"no robust z: {overview['weeks_in_baseline']} fully covered weeks among the 12 before "
+                     "(8 needed)")
+    how_unusual = unusual_clause(overview)
+    if how_unusual:
+        parts.append(how_unusual)
     sentence = "; ".join(parts)
     return sentence + (f" (partial: {gap})." if gap else ".")
 
 
 UNUSUAL_WORDS = {
     "far above usual": "far heavier than usual", "above usual": "heavier than usual",
-    "usual": "an ordinary week", "below usual": "quieter than usual",
+    "usual": "within its usual range", "below usual": "quieter than usual",
     "far below usual": "far quieter than usual",
 }
 
 
 def unusual_words(level: str | None) -> str:
     return UNUSUAL_WORDS.get(level or "", "n/a")
+
+
+def unusual_clause(overview: dict) -> str:
+    """What the z of the total says, and the hours of cross-asset spikes whenever there were any: a week of
+    cascades can have a usual total. "An ordinary week" only when rpt_overview found it so."""
+    unusual, spikes = overview["robust_z"], overview["joint_spike_hours"]
+    largest = overview["largest_joint_spike"]
+    spike_text = ""
+    if spikes and largest:
+        where = f"{usd(largest['total_amount'])} on {utc_hour(largest['hour'])}"
+        spike_text = (f"{spikes} hours saw two or more assets spike together, the largest {where}"
+                      if spikes > 1 else f"one hour saw two or more assets spike together, {where}")
+    if not unusual:
+        return spike_text
+    z = f"robust z {zscore(unusual['z'])} vs the 12 weeks before"
+    if overview["ordinary_week"]:
+        return f"{z}: an ordinary week"
+    if unusual["level"] == "usual":
+        text = f"total {unusual_words(unusual['level'])} ({z})"
+        return f"{text} but {spike_text}" if spike_text else text
+    text = f"{z}: {unusual_words(unusual['level'])}"
+    return f"{text}; {spike_text}" if spike_text else text
 
 
 def subject_figures(overview: dict, label: str) -> str:
@@ -378,7 +417,7 @@ PRICE_STATUS_WORDS = {
 FILTERS = {
     "usd": usd, "change": change, "share": share, "count": count, "zscore": zscore,
     "utc_hour": utc_hour, "hour_cell": hour_cell, "utc_day": utc_day, "utc_time": utc_time,
-    "short_date": short_date,
+    "short_date": short_date, "period_dates": period_dates,
     "exchange_name": exchange_name, "exchange_label": exchange_label, "asset_label": asset_label,
     "price_move": price_move, "move": move, "percent": percent, "correlation": correlation,
     "price_level": price_level, "price_status_text": price_status_text,

@@ -16,7 +16,8 @@ from report.lock import output_lock
 from report.periods import Period
 from report.settings import SQL_DIR, Settings
 
-# The report compares the week with the 12 weeks before it (trend, 4/8-week averages, 28-day spike baseline).
+# The report compares the week with the 12 weeks before it (trend, 4/8-week averages, 28-day spike baseline)
+# and ranks it among every whole week since the history starts.
 TRAILING_WEEKS = 12
 
 Log = Callable[[str], None]
@@ -47,8 +48,14 @@ def writing(settings: Settings, command: str, log: Log) -> Iterator[None]:
         yield
 
 
-def fetch_start(period: Period):
-    return period.start - timedelta(weeks=TRAILING_WEEKS)
+def fetch_start(settings: Settings, period: Period) -> datetime:
+    """The history's start, or the period's 12 trailing weeks if they begin earlier: the rank counts every
+    whole week since the history starts, so it must not depend on what an earlier run happened to land.
+    Range fetches make that about ceil(hours / page size) requests an asset the first time (weeks before
+    the history come back empty, in the same requests), and the landing zone skips settled windows after."""
+    history = settings.history_start.replace(tzinfo=UTC) if settings.history_start.tzinfo is None \
+        else settings.history_start
+    return min(history, period.start - timedelta(weeks=TRAILING_WEEKS))
 
 
 @contextlib.contextmanager
@@ -90,16 +97,17 @@ def price_variables(settings: Settings) -> dict:
 
 
 def fetch(settings: Settings, period: Period, *, refresh: bool = False, log: Log = print, progress=None):
-    """Land the period and its trailing weeks, then the price of the same windows (report/fetch/prices.py,
-    never failing the run); `progress` (report/fetch/progress.py) shows the liquidation fetch as it goes."""
+    """Land the history from its start to the period's end (fetch_start), then the price of the same windows
+    (report/fetch/prices.py, never failing the run); `progress` (report/fetch/progress.py) shows the
+    liquidation fetch as it goes."""
     from report.fetch.fetcher import fetch_range
     from report.fetch.prices import fetch_prices
 
     now = datetime.now(UTC)  # one clock for both fetches: the same windows, clipped to the same hour
     with writing(settings, "fetch", log), source(settings, log) as live:
-        summary = fetch_range(live, fetch_start(period), period.end, refresh=refresh, log=log, now=now,
-                              progress=progress)
-        fetch_prices(live, fetch_start(period), period.end, refresh=refresh, log=log, now=now)
+        start = fetch_start(settings, period)
+        summary = fetch_range(live, start, period.end, refresh=refresh, log=log, now=now, progress=progress)
+        fetch_prices(live, start, period.end, refresh=refresh, log=log, now=now)
         return summary
 
 

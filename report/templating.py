@@ -10,9 +10,20 @@ from __future__ import annotations
 from functools import cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
-from report.formatting import FILTERS
+from report.formatting import FILTERS, side_share
 from report.settings import TEMPLATES_DIR
+
+
+def side_marked(text: str, long_share: float | None) -> Markup:
+    """The sentence, escaped, with its side phrase ('59% long', '53% short') in that side's colour, as the
+    tables print it."""
+    side, phrase = side_share(long_share)
+    escaped = escape(text)
+    if not side or phrase not in text:
+        return escaped
+    return escaped.replace(escape(phrase), Markup('<span class="{}">{}</span>').format(side, phrase), 1)
 
 
 @cache
@@ -26,6 +37,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(FILTERS)
+    env.filters["side_marked"] = side_marked
     return env
 
 

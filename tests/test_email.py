@@ -199,11 +199,16 @@ def report_dir(tmp_path):
 
 
 @pytest.fixture()
-def delivered(tmp_path, report_dir):
-    """The message as the SMTP server received it, plus the log lines."""
+def report_dir_without_pdf(tmp_path):
+    return write_report_folder(tmp_path / "output" / "reports", pdf=False)
+
+
+@pytest.fixture()
+def delivered(tmp_path, report_dir_without_pdf):
+    """The message as the SMTP server received it, plus the log lines (no site, no PDF to attach)."""
     lines = []
     with smtp_server() as (inbox, port):
-        deliver(settings_for(tmp_path, port), report_dir, send=True, log=lines.append)
+        deliver(settings_for(tmp_path, port), report_dir_without_pdf, send=True, log=lines.append)
     return received_message(inbox), lines
 
 
@@ -238,9 +243,9 @@ def test_email_every_cid_resolves_to_an_attached_image_with_alt_text(delivered):
     assert {image.get("src")[4:] for image in images} == content_ids
 
 
-def test_email_alt_text_comes_from_summary_charts(delivered, report_dir):
+def test_email_alt_text_comes_from_summary_charts(delivered, report_dir_without_pdf):
     message, _ = delivered
-    summary = json.loads((report_dir / "summary.json").read_text())
+    summary = json.loads((report_dir_without_pdf / "summary.json").read_text())
     alts = {image.get("alt") for image in parse_html(html_of(message)).findall(f".//{XHTML}img")}
     expected = {chart["alt"] for chart in summary["charts"] if "png" in chart}
     assert alts == expected
@@ -259,20 +264,20 @@ def test_email_alt_text_does_not_repeat_the_visible_caption(delivered):
         assert alt and alt not in caption and caption not in alt
 
 
-def test_email_headline_figures_equal_summary_json(delivered, report_dir):
+def test_email_headline_figures_equal_summary_json(delivered, report_dir_without_pdf):
     # the fixture's summary: btc 1,234,000,000 USD (+18.4 %, 62 % long), eth 640,400,000 (-7.1 %, 55 % long),
     # 1,874,400,000 in all; the figures below are those numbers written out by hand (3 significant figures)
     message, _ = delivered
-    summary = json.loads((report_dir / "summary.json").read_text())
+    summary = json.loads((report_dir_without_pdf / "summary.json").read_text())
     rows = [" ".join("".join(cell.itertext()).split())
             for cell in parse_html(html_of(message)).findall(f".//{XHTML}tr[@class='asset-row']")]
-    assert rows[0] == "BTC $1.23B +18% -5.0% 62% long"
-    assert rows[1] == "ETH $640M -7.1% -5.0% 55% long"
+    assert rows[0] == "BTC $1.23B +18% −5.0% 62% long"
+    assert rows[1] == "ETH $640M −7.1% −5.0% 55% long"
     assert "$1.87B" in html_of(message)  # the total, in the KPI row
     assert summary["overview"]["verdict"] in html_of(message)
     text = text_of(message)
-    assert "BTC: $1.23B, +18% vs last week, -5.0% vs the 4-week average, 62% long" in text
-    assert "ETH: $640M, -7.1% vs last week, -5.0% vs the 4-week average, 55% long" in text
+    assert "BTC: $1.23B, +18% vs last week, −5.0% vs the 4-week average, 62% long" in text
+    assert "ETH: $640M, −7.1% vs last week, −5.0% vs the 4-week average, 55% long" in text
     assert "Binance led with 40%" in text and "Bybit led with 40%" in text  # names, as in the report
 
 
@@ -303,7 +308,7 @@ def test_email_html_is_table_based_and_at_most_640px(delivered):
         assert int(image.get("width")) <= 600
 
 
-def test_email_plain_text_part_is_readable(delivered, report_dir):
+def test_email_plain_text_part_is_readable(delivered):
     message, _ = delivered
     text = text_of(message)
     assert not re.search(r"<[a-zA-Z/][^>]*>", text)
@@ -316,10 +321,24 @@ def test_email_plain_text_part_is_readable(delivered, report_dir):
 def test_email_subject_names_week_and_assets_with_demo_first(delivered):
     message, _ = delivered
     # $1.8744B in all, +25% on $1.5B, 59.6% long, BTC the larger: worked out by hand from write_report_folder
-    # (Python's folder moves a subject opening with "[" to a continuation line: readers trim that space)
-    subject = message["Subject"].strip()
+    subject = message["Subject"]
     assert subject == "[DEMO DATA] Liquidations 2025-W09: $1.87B, +25% w/w, 60% long, BTC led"
     assert "DEMO DATA" in html_of(message)
+
+
+def test_email_subject_is_not_folded_away_from_its_header_name(delivered, report_dir_without_pdf):
+    # an 80-character subject: the stdlib's 78-column folding put it whole on a continuation line,
+    # 'Subject:\n [DEMO DATA] …', and Python's parser (any archive ingest) then read it with a leading space
+    received, _ = delivered
+    assert received["Subject"] == "[DEMO DATA] Liquidations 2025-W09: $1.87B, +25% w/w, 60% long, BTC led"
+    raw = (report_dir_without_pdf / "report.eml").read_bytes()
+    headers = raw.split(b"\n\n", 1)[0].splitlines()
+    assert b"Subject: [DEMO DATA] Liquidations 2025-W09: $1.87B, +25% w/w, 60% long, BTC led" in headers
+    assert all(len(line) <= 998 for line in raw.splitlines())  # RFC 5322's hard limit still holds
+    encodings = set(re.findall(rb"Content-Transfer-Encoding: (\S+)", raw))
+    assert encodings <= {b"7bit", b"quoted-printable", b"base64"}  # bodies stay 7-bit safe (no 8BITMIME)
+    parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert parsed["Subject"] == received["Subject"]
 
 
 def test_email_without_demo_has_no_demo_notice(tmp_path):
@@ -363,19 +382,40 @@ def test_email_html_stays_under_gmail_clip_with_many_assets(tmp_path):
     path = deliver(settings_for(tmp_path, 1), report, log=lambda line: None)
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert len(html_of(message).encode()) < 100_000
-    assert message["Subject"].strip() == (
-        "[DEMO DATA] Liquidations 2025-W09: $78.0M, -95% w/w, 50% long, ASSET11 led")
+    assert message["Subject"] == "[DEMO DATA] Liquidations 2025-W09: $78.0M, −95% w/w, 50% long, ASSET11 led"
 
 
-def test_email_never_links_a_local_file_and_warns_once_without_a_site(tmp_path, report_dir):
+def test_email_never_links_a_local_file_and_warns_once_without_a_site(tmp_path, report_dir_without_pdf):
     lines = []
-    path = deliver(settings_for(tmp_path, 1), report_dir, log=lines.append)
+    path = deliver(settings_for(tmp_path, 1), report_dir_without_pdf, log=lines.append)
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert "file:" not in html_of(message) and "file:" not in text_of(message)
     assert not parse_html(html_of(message)).findall(f".//{XHTML}a")
     assert "report.html in the 2025-W09 report folder" in html_of(message)
     warnings = [line for line in lines if line.startswith("Warning: ")]
     assert len(warnings) == 1 and "site_url" in warnings[0]
+    assert "set site_url in liqreport.toml, or render with --pdf" in warnings[0].lower()
+
+
+def test_email_without_a_site_attaches_the_pdf_by_default_and_says_so(tmp_path, report_dir):
+    """`liqreport email` with no site_url and no --attach-pdf: the PDF is the report the reader can open."""
+    lines = []
+    path = deliver(settings_for(tmp_path, 1), report_dir, log=lines.append)
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    (attachment,) = [part for part in message.iter_attachments()
+                     if part.get_content_type() == "application/pdf"]
+    assert attachment.get_content() == (report_dir / "report.pdf").read_bytes()
+    said = "The full report is attached as a PDF (liquidations-2025-W09.pdf); it is not published on a site."
+    assert said in text_of(message) and said in html_of(message)
+    (warning,) = [line for line in lines if line.startswith("Warning: ")]
+    assert "site_url is not set" in warning and "report.pdf is attached instead" in warning
+
+
+def test_email_with_a_site_attaches_the_pdf_only_when_asked(tmp_path, report_dir):
+    settings = settings_for(tmp_path, 1).with_(site_url="https://reports.example.com/liq")
+    message = email.message_from_bytes(deliver(settings, report_dir, log=lambda line: None).read_bytes(),
+                                       policy=email.policy.default)
+    assert not list(message.iter_attachments())
 
 
 def test_email_links_the_published_report_when_there_is_a_site(tmp_path, report_dir):
@@ -392,7 +432,7 @@ def test_email_links_the_published_report_when_there_is_a_site(tmp_path, report_
 def test_email_without_a_site_says_the_pdf_is_attached(tmp_path, report_dir):
     path = deliver(settings_for(tmp_path, 1), report_dir, attach_pdf=True, log=lambda line: None)
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    assert "The full report is attached as a PDF (liquidations-2025-W09.pdf)." in text_of(message)
+    assert "The full report is attached as a PDF (liquidations-2025-W09.pdf)" in text_of(message)
 
 
 def test_email_attaches_the_pdf_when_asked(tmp_path, report_dir):
@@ -423,8 +463,8 @@ def test_email_cli_send_without_recipients_exits_non_zero(tmp_path, monkeypatch,
         "Error: no email recipients: pass --to risk@example.com or set email_to in liqreport.toml.")
 
 
-def test_email_without_recipients_still_writes_the_eml_without_a_to_header(tmp_path, report_dir):
-    path = deliver(settings_for(tmp_path, 1, to=()), report_dir, log=lambda line: None)
+def test_email_without_recipients_still_writes_the_eml_without_a_to_header(tmp_path, report_dir_without_pdf):
+    path = deliver(settings_for(tmp_path, 1, to=()), report_dir_without_pdf, log=lambda line: None)
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert message["To"] is None
     assert message["Subject"]

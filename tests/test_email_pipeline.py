@@ -33,7 +33,8 @@ def usd(amount: float) -> str:
 
 def percent(change: float) -> str:
     value = change * 100
-    return f"{value:+.0f}%" if abs(value) >= 9.95 else f"{value:+.1f}%"
+    text = f"{value:+.0f}%" if abs(value) >= 9.95 else f"{value:+.1f}%"
+    return text.replace("-", "\u2212")  # the report's one minus sign
 
 
 @pytest.fixture(scope="module")

@@ -90,7 +90,8 @@ def test_parquet_has_real_types_dates_and_utc_hours(hostile_exports):
     hourly = pq.read_table(hostile_exports / "hourly.parquet").to_pylist()
     busy = [row for row in hourly if row["total_amount"]]
     assert [row["hour"] for row in busy] == [datetime(2025, 2, 25, 14, tzinfo=UTC)]
-    assert read_csv(hostile_exports / "hourly.csv")[0]["hour"] == "2025-02-24T00:00:00Z"
+    # the hourly files start 12 weeks before the report period, whatever was fetched
+    assert read_csv(hostile_exports / "hourly.csv")[0]["hour"] == "2024-12-02T00:00:00Z"
 
 
 def test_hourly_exports_say_missing_hours_are_missing_not_zero(tmp_path):
@@ -104,9 +105,12 @@ def test_hourly_exports_say_missing_hours_are_missing_not_zero(tmp_path):
     land_fetch(landing, "eth", WEEK.start, WEEK.end, [kaiko_row(WEEK.end - HOUR, {"bbit": (1, 7.0, 0, 0.0)})])
     data = build(tmp_path, assets=("btc", "eth"))
     hourly = {(row["asset"], row["hour"]): row for row in pq.read_table(data / "hourly.parquet").to_pylist()}
-    hours = [week_before + k * HOUR for k in range(14 * 24)]
-    # every asset gets the whole span: btc from its first hour, eth although it starts a week later
+    first = WEEK.start - timedelta(weeks=12)
+    hours = [first + k * HOUR for k in range(13 * 168)]
+    # every asset gets the whole span, the report week and the 12 before it: btc, and eth although it starts
+    # a week later; the weeks nobody fetched are there too, not covered
     assert set(hourly) == {(asset, hour) for asset in ("btc", "eth") for hour in hours}
+    assert hourly[("btc", first)]["covered"] is False and hourly[("btc", first)]["total_amount"] is None
     assert hourly[("btc", week_before + 5 * HOUR)]["total_amount"] == 100.0
     assert hourly[("btc", week_before + 6 * HOUR)] == {
         "asset": "btc", "hour": week_before + 6 * HOUR, "covered": True, "total_trades": 0,
@@ -125,6 +129,20 @@ def test_hourly_exports_say_missing_hours_are_missing_not_zero(tmp_path):
     csv_gap = next(row for row in read_csv(data / "hourly.csv")
                    if row["asset"] == "btc" and row["hour"] == f"{cut:%Y-%m-%dT%H:%M:%SZ}")
     assert csv_gap["covered"] == "false" and csv_gap["total_amount"] == ""
+
+
+def test_the_by_exchange_daily_and_weekly_files_say_how_many_hours_they_cover(tmp_path):
+    landing = tmp_path / "landing"
+    cut = WEEK.start + timedelta(days=2, hours=12)  # the week fetched up to Wednesday 12:00 only
+    land_fetch(landing, "btc", WEEK.start, cut, [kaiko_row(WEEK.start + HOUR, {"okex": (0, 0.0, 1, 40.0)})])
+    data = build(tmp_path)
+    daily = {(row["exchange"], row["day"]): row["hours_covered"]
+             for row in pq.read_table(data / "daily_by_exchange.parquet").to_pylist()}
+    assert daily == {("okex", (WEEK.start + timedelta(days=k)).date()): hours
+                     for k, hours in enumerate((24, 24, 12))}
+    (weekly,) = pq.read_table(data / "weekly_by_exchange.parquet").to_pylist()
+    assert (weekly["exchange"], weekly["hours_covered"]) == ("okex", 60)
+    assert read_csv(data / "weekly_by_exchange.csv")[0]["hours_covered"] == "60"
 
 
 def test_a_data_dictionary_sits_beside_the_exports(hostile_exports):
@@ -169,8 +187,8 @@ def test_an_hour_with_usd_but_no_trades_renders_a_dash_and_a_warning_names_it(tm
     # Day | USD | Side | Events | Avg size | Last wk
     assert row_of("days-btc", "Tue 25 Feb")[1:5] == ["$5.00K", "100% long", "0", "–"]
     assert row_of("days-btc", "Wed 26 Feb")[1:5] == ["$0", "–", "3", "–"]
-    # Exchange | USD | Share | Side | Avg size
-    assert row_of("exchanges-btc", "Binance")[4] == "–"  # OKX had no USD at all: not listed
+    # Exchange | USD | Share | Side | Avg size: one asset, so the first screen's table is the asset's
+    assert row_of("market-exchanges", "Binance")[4] == "–"  # OKX had no USD at all: not listed
     summary = (folder / "summary.json").read_text()
     assert '"average_size": null' in summary
 

@@ -21,6 +21,7 @@ from test_faults_process import artifacts_verify
 
 from report.periods import iso_week
 from report.pipeline import fetch_start
+from report.settings import Settings
 from report.simulator import running_simulator
 
 WEEK = iso_week("2025-W09")
@@ -105,7 +106,7 @@ def test_a_full_disk_while_landing_keeps_complete_windows_and_the_next_fetch_com
         assert again.returncode == 0, again.stderr
         assert f"{len(complete)} already landed and settled" in again.stderr
         for asset in ASSETS:
-            assert_rows_exactly_once(output / "landing", sim, asset, fetch_start(WEEK), WEEK.end)
+            assert_rows_exactly_once(output / "landing", sim, asset, fetch_start(Settings(), WEEK), WEEK.end)
 
 
 def test_a_full_disk_while_building_reports_the_first_error_and_keeps_the_previous_warehouse(sim, tmp_path):

@@ -228,14 +228,14 @@ def test_exports_have_the_documented_columns_sorted(simulator_build, tmp_path):
         reader = csv.reader(handle)
         header = next(reader)
         body = list(reader)
-    assert header == ["asset", "exchange", "week_start", *MEASURES]
+    assert header == ["asset", "exchange", "week_start", *MEASURES, "hours_covered"]
     assert body == sorted(body, key=lambda row: (row[0], row[1], row[2]))
     expected = expected_facts(simulator_build["rows"], simulator_build["windows"])
     want = expected["fct_liquidations_weekly_by_exchange"]
     assert len(body) == len(want)
     for row in body:
         key = (row[0], row[1], date.fromisoformat(row[2]))
-        assert [float(value) for value in row[3:]] == pytest.approx(want[key][:6], rel=1e-9)
+        assert [float(value) for value in row[3:9]] == pytest.approx(want[key][:6], rel=1e-9)
     daily = pq.read_table(tmp_path / "data" / "daily.parquet").to_pylist()
     assert list(daily[0]) == ["asset", "day", *MEASURES, "hours_covered"]
     assert len(daily) == len(expected["fct_liquidations_daily"])

@@ -6,6 +6,7 @@ of each window), never from the marts the report itself reads.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -27,7 +28,7 @@ from conftest import DEMO_WEEK
 from report import pipeline
 from report.errors import RenderError
 from report.fetch.fetcher import fetch_range
-from report.formatting import change, usd
+from report.formatting import change, exchange_label, usd
 from report.periods import iso_week
 from report.render import report as report_module
 from report.render import summary as summary_module
@@ -119,7 +120,8 @@ def test_report_headline_figures_equal_sums_of_the_landed_pages(demo_report):
     assert f"{change(grand_total / previous_total - 1)} on last week ({usd(previous_total)})" in verdict
     peak = max(both, key=both.get)
     spikes = text_of(element_by_id(demo_report.tree, "joint-spikes"))
-    assert f"Biggest hour across assets: {peak:%a %d %b %H}:00 UTC, {usd(both[peak])}" in spikes
+    hour = f"{peak:%a} {peak.day} {peak:%b %H}:00 UTC"
+    assert f"Biggest hour across assets: {hour}, {usd(both[peak])}" in spikes
 
 
 def test_changes_biggest_day_and_biggest_hour_match_the_landed_pages(demo_report):
@@ -246,6 +248,33 @@ def test_summary_json_follows_the_delivery_contract(demo_report):
     assert all(chart["title"] and chart["takeaway"] and chart["alt"] for chart in summary["charts"])
 
 
+def test_report_run_results_name_models_by_project_path_not_by_build_machine_path(demo_report):
+    """The folder is published as it is: run_results.json must not tell the world where the build ran."""
+    raw = (demo_report.folder / "run_results.json").read_text()
+    document = json.loads(raw)
+    paths = [entry["path"] for entry in document["models"] + document["tests"]]
+    assert len(paths) > 40 and all(re.fullmatch(r"sql/[a-z_]+/[a-z0-9_]+\.sql", path) for path in paths)
+    assert "sql/reports/rpt_overview.sql" in paths
+    for machine_path in (Path.cwd(), Path(__file__).resolve().parent.parent, demo_report.settings.output_dir):
+        assert str(machine_path) not in raw
+    built = json.loads((demo_report.settings.output_dir / "run_results.json").read_text())
+    assert [entry["name"] for entry in document["models"]] == [entry["name"] for entry in built["models"]]
+    assert document["summary"] == built["summary"]
+
+
+def test_the_data_dictionary_names_every_exchange_code_in_the_exports(demo_report):
+    # written out by hand, as the report names them: the dictionary mapped binc, bbit and okex, then "…"
+    names = {"binc": "Binance", "bbit": "Bybit", "okex": "OKX", "hbdm": "HTX (Huobi)", "cbse": "Coinbase",
+             "drbt": "Deribit", "krkn": "Kraken", "bfnx": "Bitfinex"}
+    data = demo_report.folder / "data"
+    with (data / "daily_by_exchange.csv").open(newline="") as handle:
+        codes = {row["exchange"] for row in csv.DictReader(handle)}
+    assert codes and codes <= set(names)
+    dictionary = (data / "README.md").read_text(encoding="utf-8")
+    for code in codes:
+        assert f"| `{code}` | {names[code]} |" in dictionary
+
+
 def test_manifest_lists_every_artifact_with_its_sha256(demo_report):
     manifest = json.loads((demo_report.folder / "manifest.json").read_text())
     listed = {entry["file"]: entry for entry in manifest["files"]}
@@ -288,7 +317,7 @@ def test_hours_not_yet_fetched_are_missing_not_zero(tmp_path):
     with running_simulator(seed=7, now=now) as simulator:
         settings = Settings(output_dir=tmp_path, assets=("btc",), base_url=simulator.base_url,
                             api_key=DEMO_API_KEY)
-        fetch_range(settings, pipeline.fetch_start(W09), W09.end, log=lambda line: None, now=now)
+        fetch_range(settings, pipeline.fetch_start(settings, W09), W09.end, log=lambda line: None, now=now)
     pipeline.build(settings, W09, run_tests=False, log=lambda line: None)
     folder = pipeline.render(settings, W09, log=lambda line: None).parent
     summary = json.loads((folder / "summary.json").read_text())
@@ -315,6 +344,26 @@ def test_asset_never_fetched_gets_a_no_data_section_not_zeros_in_disguise(demo_r
     assert never["asset"] == "never" and never["hours_covered"] == 0 and never["total_amount"] == 0
     assert not (folder / "run_results.json").exists()  # none beside this warehouse: nothing invented
     assert "(partial: 1 of 2 assets have data" in text_of(element_by_id(tree, "verdict"))
+
+
+def test_a_one_asset_report_does_not_compare_the_asset_with_itself(demo_report, tmp_path):
+    """--assets btc: no 'BTC led the assets (100%)', no one-row table of assets, no cross-asset block (two
+    assets cannot spike together when there is one), and the first screen's exchange view is BTC's own."""
+    shutil.copytree(demo_report.settings.landing_dir, tmp_path / "landing")
+    settings = demo_report.settings.with_(output_dir=tmp_path, assets=("btc",))
+    pipeline.build(settings, WEEK, log=lambda line: None)
+    folder = report_module.render_report(settings, WEEK, log=lambda line: None).parent
+    tree = html5lib.parse((folder / "report.html").read_text(encoding="utf-8"))
+    page = text_of(tree)
+    assert "led the assets" not in page and "of all assets" not in page and "across assets" not in page
+    for gone in ("joint-spikes", "cross-asset", "exchanges-btc", "chart-btc_exchanges"):
+        assert not [node for node in tree.iter() if node.get("id") == gone], gone
+    assert text_of(element_by_id(tree, "market-exchanges")).startswith("BTC by exchange")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [chart["kind"] for chart in summary["charts"] if chart["asset"] == "btc"] == [
+        "hourly", "daily", "exchange_day", "weekly"]
+    leader = summary["overview"]["leading_exchange"]
+    assert f"; {exchange_label(leader['exchange'])} led the exchanges (" in summary["overview"]["verdict"]
 
 
 def test_rendering_other_assets_than_the_warehouse_was_built_for_is_refused(demo_report, tmp_path):

@@ -45,6 +45,23 @@ TEXT_SIZES = """() => {
 }"""
 
 
+# every table header cell whose computed alignment differs from the body cells of its column
+MISALIGNED_HEADERS = """() => {
+  const found = [];
+  for (const table of document.querySelectorAll('table')) {
+    const heads = table.querySelectorAll('thead tr:last-child th');
+    for (const row of table.querySelectorAll('tbody tr')) {
+      if (row.cells.length !== heads.length) continue;
+      heads.forEach((th, i) => {
+        const want = getComputedStyle(row.cells[i]).textAlign, got = getComputedStyle(th).textAlign;
+        if (want !== got) found.push([table.closest('[id]')?.id, th.textContent.trim(), got, want]);
+      });
+    }
+  }
+  return [...new Set(found.map(JSON.stringify))].map(JSON.parse);
+}"""
+
+
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
@@ -92,6 +109,16 @@ def test_every_text_and_chart_label_is_at_least_10_css_px(browser, demo_week, vi
     assert len(chart_labels) > 20 * len(demo_week.summary["charts"]) // 2
     small = [size for size in sizes if size[2] < 10]
     assert small == []
+
+
+def test_every_table_header_is_aligned_like_its_column(browser, demo_week):
+    # the cross-asset spike table's 'Assets' header sat right-aligned over left-aligned asset names
+    page = open_page(browser, demo_week.folder / "report.html", DESKTOP)
+    try:
+        assert page.locator("#joint-spikes thead th").count() == 5  # the demo week has joint spikes
+        assert page.evaluate(MISALIGNED_HEADERS) == []
+    finally:
+        page.close()
 
 
 def test_the_first_screen_answers_the_four_questions(browser, demo_week):

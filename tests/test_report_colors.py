@@ -76,6 +76,7 @@ def test_heatmap_labels_reach_4_5_to_1_on_every_cell_colour():
 def test_every_label_in_a_drawn_heatmap_reads_on_its_cell():
     days = [date(2025, 2, 24 + day) for day in range(5)]
     rows = [{"exchange": code, "exchange_rank": rank, "day": day, "total_amount": amount,
+             "share_of_exchange_week": amount / (4e6 + 9e6 + 5e7 + 2e5 + 1.5e7 * rank),
              "is_exchange_peak_day": day == days[rank % 5]}
             for rank, code in enumerate(("binc", "bbit", "okex", "drbt", "hbdm"), start=1)
             for day, amount in zip(days, (4e6, 9e6, 5e7, 2e5, 1.5e7 * rank), strict=True)]
@@ -89,6 +90,23 @@ def test_every_label_in_a_drawn_heatmap_reads_on_its_cell():
         x, y = (round(value) for value in label.get_position())
         cell = image.cmap(image.norm(grid[y][x]))
         assert contrast(label.get_color(), cell) >= 4.5, label.get_text()
+
+
+def test_a_small_venue_shows_its_own_pattern_in_the_heatmap():
+    """Shade is the day's share of the exchange's week: Kraken's week shaped like Binance's, at a hundredth
+    of the USD, gets the same shades (one global scale left it uniformly pale); the labels stay USD."""
+    days = [date(2025, 2, 24) + timedelta(days=day) for day in range(7)]
+    pattern = (1, 2, 8, 3, 1, 1, 4)
+    rows = [{"exchange": code, "exchange_rank": rank, "day": day, "total_amount": scale * weight,
+             "share_of_exchange_week": weight / sum(pattern), "is_exchange_peak_day": weight == 8}
+            for rank, (code, scale) in enumerate((("binc", 1e7), ("krkn", 1e5)), start=1)
+            for day, weight in zip(days, pattern, strict=True)]
+    (ax,) = charts.exchange_day_heatmap(rows, tuple(days)).axes
+    (image,) = ax.get_images()
+    binance, kraken = ([image.cmap(image.norm(value)) for value in line] for line in image.get_array())
+    assert binance == kraken and len(set(kraken)) == len(set(pattern))
+    labels = sorted(text.get_text() for text in ax.texts if text.get_transform() == ax.transData)
+    assert labels == ["800K", "80M"]
 
 
 def test_long_and_short_are_far_apart_in_lightness():
@@ -141,3 +159,49 @@ def test_side_text_is_in_its_sides_colour(demo_week):
         assert re.fullmatch(rf"(\d+% |<1% )?{side}( liquidation)?", text), (side, text)
     css = demo_week.html.split("<style>")[1]
     assert f"--long: {PALETTE.long}" in css and f"--short-ink: {PALETTE.short_ink}" in css
+
+
+def test_hours_without_data_are_a_light_hatch_not_a_black_block():
+    """Every paint in a chart is a colour, none, or a url() to a pattern the chart defines: the hatch's own
+    background fill="#f1f2f4" was once rewritten into a reference to a missing id, drawn black."""
+    from datetime import datetime
+
+    start = datetime(2025, 1, 6)
+    rows = [{"hour": start + timedelta(hours=k), "is_covered": k >= 48, "long_amount": 1e6 * (k % 5),
+             "short_amount": 2e6 * (k % 3)} for k in range(168)]
+    svg, _ = charts.render("hourly", (rows,), {}, "btc_hourly", False)
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    paints = re.findall(r'\b(?:fill|stroke)="([^"]*)"', svg)
+    assert any(paint.startswith("url(") for paint in paints), "the missing hours are hatched"
+    for paint in paints:
+        reference = re.fullmatch(r"url\(#([\w-]+)\)", paint)
+        assert (re.fullmatch(r"#[0-9a-fA-F]{6}", paint) or paint == "none"
+                or (reference and reference[1] in ids)), paint
+    pattern = svg[svg.index("<pattern"):svg.index("</pattern>")]
+    assert f'fill="{PALETTE.missing_fill.lower()}"' in pattern.lower()
+    # lighter than either side's bars: the hatch never outweighs the data
+    assert luminance(PALETTE.missing_fill) > 0.85
+    assert luminance(PALETTE.missing) > luminance(PALETTE.short) - 0.1
+
+
+def test_the_verdict_and_each_asset_sentence_name_the_larger_side_in_its_colour(demo_week):
+    """'59% long' or '53% short', as the tables say it — never '47% longs' in plain ink for a short week."""
+    tree = html5lib.parse(demo_week.html)
+    by_id = {node.get("id"): node for node in tree.iter() if node.get("id")}
+
+    def larger_side(long_share: float) -> tuple[str, str]:
+        side = "long" if long_share >= 0.5 else "short"
+        return side, f"{round(100 * (long_share if side == 'long' else 1 - long_share))}% {side}"
+
+    checked = [(by_id["verdict"], demo_week.summary["overview"]["long_share"])]
+    for entry in demo_week.summary["assets"]:
+        section = by_id.get(f"asset-{entry['asset']}")
+        ledes = [node for node in section.iter(f"{XHTML}p") if node.get("class") == "lede"] if section else []
+        if ledes:
+            checked.append((ledes[0], entry["long_share"]))
+    assert len(checked) >= 6
+    for node, long_share in checked:
+        side, phrase = larger_side(long_share)
+        marked = [("".join(span.itertext()), span.get("class")) for span in node.iter(f"{XHTML}span")]
+        assert marked == [(phrase, side)], (node.get("id"), marked)
+        assert "longs" not in "".join(node.itertext())

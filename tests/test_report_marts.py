@@ -88,6 +88,28 @@ def test_exchange_share_shows_new_and_absent_exchanges(small_warehouse):
     ]
 
 
+def test_an_exchange_is_absent_only_from_a_covered_period_and_new_only_after_one(tmp_path):
+    landing = tmp_path / "landing"
+    # W07 never fetched; W08 whole with Binance and Deribit; W09 fetched only until Wednesday, Binance alone
+    land_week(landing, at("2025-02-17"), [
+        kaiko_row(at("2025-02-17T10:00"), {"binc": (1, 100.0, 0, 0.0), "drbt": (0, 0.0, 2, 300.0)})])
+    land_fetch(landing, "btc", WEEK.start, at("2025-02-26"), [
+        kaiko_row(at("2025-02-25T14:00"), {"binc": (1, 1000.0, 0, 0.0)})])
+    with build(tmp_path) as connection:
+        table = rows(connection, "select exchange, status, previous_total_amount, change_vs_last_week "
+                                 "from rpt_exchange_share order by rank")
+        market = rows(connection, "select exchange, status from rpt_overview_exchanges order by rank")
+    # Deribit had nothing in the 48 covered hours: the other 120 are unknown, so it is not called absent
+    assert table == [
+        {"exchange": "binc", "status": "active", "previous_total_amount": 100.0,
+         "change_vs_last_week": pytest.approx(9.0)},
+        {"exchange": "drbt", "status": "not compared", "previous_total_amount": 300.0,
+         "change_vs_last_week": -1.0},
+    ]
+    assert market == [{"exchange": "binc", "status": "active"},
+                      {"exchange": "drbt", "status": "not compared"}]
+
+
 def test_top_hours_carry_side_share_and_exchange_breakdown(small_warehouse):
     top = rows(small_warehouse, "select rank, hour, total_amount, dominant_side, share_of_period, "
                                 "top_exchange, exchanges from rpt_top_hours order by rank")
@@ -161,3 +183,68 @@ def test_spike_hours_use_a_robust_z_against_the_trailing_28_days(tmp_path):
     assert checked["robust_z"] == pytest.approx(expected_z, rel=1e-9)
     assert spike.replace(tzinfo=None) in [row["hour"] for row in flagged]
     assert all(row["robust_z"] >= 3.5 for row in flagged)
+
+
+VENUES = ("binc", "bbit", "okex", "drbt", "hbdm", "cbse")
+
+
+def land_days(landing, asset: str, days: dict[str, dict[str, float]]) -> None:
+    """W09 for one asset: on each day (by ISO date) at 10:00, the given USD per exchange, all long."""
+    land_week(landing, WEEK.start, [
+        kaiko_row(at(f"{day}T10:00"), {code: (1, usd, 0, 0.0) for code, usd in venues.items()})
+        for day, venues in sorted(days.items())], asset=asset)
+
+
+def venues(*amounts: float) -> dict[str, float]:
+    return {code: usd for code, usd in zip(VENUES, amounts, strict=False) if usd}
+
+
+def test_a_wave_that_spans_midnight_is_cross_venue_and_few_venues_must_carry_the_biggest_day(tmp_path):
+    landing = tmp_path / "landing"
+    # btc: three venues peak on Wed, three on Thu: one cascade across every venue
+    land_days(landing, "btc", {"2025-02-24": venues(5, 5, 5, 5, 5, 5),
+                               "2025-02-26": venues(1000, 900, 800, 10, 10, 10),
+                               "2025-02-27": venues(10, 10, 10, 500, 400, 300)})
+    # eth: Binance and Bybit carry Wednesday; the others peak days away
+    land_days(landing, "eth", {"2025-02-24": venues(0, 0, 300), "2025-03-01": venues(0, 0, 0, 200, 0, 50),
+                               "2025-03-02": venues(0, 0, 0, 0, 100),
+                               "2025-02-26": venues(1000, 500, 10, 10, 10, 10)})
+    # sol: six venues share Wednesday evenly; four of them peak days away
+    land_days(landing, "sol", {"2025-02-26": venues(100, 100, 100, 100, 100, 100),
+                               "2025-03-01": venues(0, 0, 150, 150), "2025-03-02": venues(0, 0, 0, 0, 150),
+                               "2025-02-24": venues(0, 0, 0, 0, 0, 150)})
+    with build(tmp_path) as connection:
+        summaries = {row["asset"]: row for row in rows(connection, "select * from rpt_weekly_summary")}
+    btc, eth, sol = summaries["btc"], summaries["eth"], summaries["sol"]
+    assert btc["biggest_day"].isoformat() == "2025-02-26"
+    assert (btc["exchanges_active"], btc["exchanges_peaking_on_biggest_day"],
+            btc["exchanges_peaking_near_biggest_day"]) == (6, 3, 6)
+    assert btc["is_cross_venue_wave"] and not btc["is_concentrated_on_few_venues"]
+    assert eth["exchanges_peaking_near_biggest_day"] == 2
+    assert eth["top_venues_on_biggest_day"] == ["binc", "bbit"]
+    assert eth["top_venues_share_of_biggest_day"] == pytest.approx(1500 / 1540)
+    assert eth["is_concentrated_on_few_venues"] and not eth["is_cross_venue_wave"]
+    assert sol["top_venues_share_of_biggest_day"] == pytest.approx(200 / 600)
+    assert not sol["is_concentrated_on_few_venues"] and not sol["is_cross_venue_wave"]
+
+    from report.render.sections import exchange_day_takeaway
+
+    near = "exchanges had their largest day within a day of Wed 26 Feb"
+    assert exchange_day_takeaway(btc) == f"6 of 6 {near} (3 on it): a cross-venue wave."
+    assert exchange_day_takeaway(eth) == (f"2 of 6 {near} (2 on it); Binance and Bybit carried 97% of "
+                                          "Wed 26 Feb: concentrated on few venues.")
+    assert exchange_day_takeaway(sol) == f"2 of 6 {near} (2 on it)."
+
+
+def test_each_exchange_day_is_a_share_of_that_exchange_s_week(tmp_path):
+    landing = tmp_path / "landing"
+    land_days(landing, "btc", {"2025-02-24": venues(900, 9), "2025-02-26": venues(100, 1),
+                               "2025-02-27": venues(0, 10)})
+    with build(tmp_path) as connection:
+        shares = {(row["exchange"], row["day"].isoformat()): row["share_of_exchange_week"]
+                  for row in rows(connection, "select * from rpt_exchange_day")}
+    assert shares["binc", "2025-02-24"] == pytest.approx(900 / 1000)
+    assert shares["bbit", "2025-02-24"] == pytest.approx(9 / 20)
+    assert shares["bbit", "2025-02-27"] == pytest.approx(10 / 20)
+    for code in ("binc", "bbit"):
+        assert sum(share for (exchange, _), share in shares.items() if exchange == code) == pytest.approx(1)

@@ -85,18 +85,45 @@ def test_overview_leading_asset_and_exchange_match_the_exports(exported):
         assert (long_usd, short_usd) == (pytest.approx(sides[code][0]), pytest.approx(sides[code][1]))
 
 
-def test_overview_rank_and_robust_z_match_the_exports(exported):
-    overview, hourly, _ = exported
-    weeks = market_weeks(hourly)
-    full = {week: values["usd"] for week, values in weeks.items() if values["full"] and week <= START}
+def weekly_export(demo_week) -> dict[datetime, dict]:
+    """Per ISO week from data/weekly.parquet (every week on file): USD and whether every asset had 168 h."""
+    rows = pq.read_table(demo_week.folder / "data" / "weekly.parquet").to_pylist()
+    assets = {row["asset"] for row in rows}
+    weeks: dict = defaultdict(lambda: {"usd": 0.0, "hours": {}})
+    for row in rows:
+        week = weeks[datetime(row["week_start"].year, row["week_start"].month, row["week_start"].day,
+                              tzinfo=UTC)]
+        week["usd"] += row["total_amount"]
+        week["hours"][row["asset"]] = row["hours_covered"]
+    return {week: {"usd": values["usd"], "full": all(values["hours"].get(asset) == 168 for asset in assets)}
+            for week, values in weeks.items()}
+
+
+def test_overview_rank_and_robust_z_match_the_exports(exported, demo_week):
+    overview = exported[0]
+    first_whole_week = datetime(2025, 1, 13, tzinfo=UTC)  # the history starts on Wed 2025-01-08
+    full = {week: values["usd"] for week, values in weekly_export(demo_week).items()
+            if values["full"] and first_whole_week <= week <= START}
     this = full[START]
     assert overview["rank"] == {"rank": 1 + sum(usd > this for usd in full.values()), "of": len(full),
-                                "since": min(full).date().isoformat()}
+                                "since": "2025-01-13",
+                                "weeks_since": (START - first_whole_week).days // 7 + 1}
     baseline = [math.log1p(full[START - k * 7 * DAY]) for k in range(1, 13) if START - k * 7 * DAY in full]
     center = statistics.median(baseline)
     mad = statistics.median(abs(value - center) for value in baseline)
     assert overview["robust_z"]["baseline_weeks"] == len(baseline) == 12
     assert overview["robust_z"]["z"] == pytest.approx((math.log1p(this) - center) / (1.4826 * mad), rel=1e-9)
+
+
+def test_a_run_ranks_the_week_among_every_whole_week_since_the_history_starts(exported, demo_week):
+    # the run lands the history from its start (Wed 2025-01-08), not just the 12 weeks the charts show, so
+    # the rank depends on the week only, never on what an output folder happened to hold
+    first_whole_week = datetime(2025, 1, 13, tzinfo=UTC)
+    rank = exported[0]["rank"]
+    assert rank["of"] == rank["weeks_since"] == (START - first_whole_week).days // 7 + 1
+    landed = weekly_export(demo_week)
+    assert min(landed) == first_whole_week - 7 * DAY  # the history's first, partial week is on file too
+    assert all(landed[first_whole_week + k * 7 * DAY]["full"] for k in range(rank["of"]))
 
 
 def test_overview_joint_spike_hours_match_a_robust_z_computed_from_the_exports(exported):
@@ -109,7 +136,7 @@ def test_overview_joint_spike_hours_match_a_robust_z_computed_from_the_exports(e
     for asset, hours in series.items():
         for hour in (START + k * HOUR for k in range(168)):
             baseline = [value for moment, value in hours.items() if hour - 28 * DAY <= moment < hour]
-            if hour not in hours or len(baseline) < 168:
+            if hour not in hours or len(baseline) < 28 * 24:  # the full 28 days, as the method states
                 continue
             center = statistics.median(baseline)
             mad = statistics.median(abs(value - center) for value in baseline)
@@ -142,9 +169,17 @@ def test_the_verdict_says_the_figures_in_words(exported, demo_week):
     assert verdict.startswith("$") and f" was liquidated in {DEMO_WEEK}, " in verdict
     rank = overview["rank"]
     place = {1: "the largest", rank["of"]: "the smallest"}.get(rank["rank"], "largest")
-    assert f"{place} of {rank['of']} fully covered weeks since" in verdict
+    since = "since 13 Jan 2025" if rank["of"] == rank["weeks_since"] else (
+        f"(of {rank['weeks_since']} since 13 Jan 2025)")
+    assert f"{place} of {rank['of']} fully covered weeks {since}" in verdict
     z = overview["robust_z"]["z"]
-    assert f"robust z {z:+.1f}".replace("-", "−") + " against the trailing 12 weeks" in verdict
-    assert f"{round(overview['long_share'] * 100)}% of it longs" in verdict
+    assert f"robust z {z:+.1f}".replace("-", "−") + " vs the 12 weeks before" in verdict
+    if overview["spike_hours"]:  # the demo week's cascades: never "ordinary", whatever the total's z
+        assert "ordinary" not in verdict
+        assert f"{len(overview['spike_hours'])} hours saw two or more assets spike together" in verdict
+    long_share = overview["long_share"]  # the larger side, named as the tables name it
+    side = (f"{round(long_share * 100)}% long" if long_share >= 0.5
+            else f"{round((1 - long_share) * 100)}% short")
+    assert f", {side};" in verdict and "longs" not in verdict
     generated = datetime.fromisoformat(demo_week.summary["generated_at"].replace("Z", "+00:00"))
     assert generated <= datetime.now(UTC)

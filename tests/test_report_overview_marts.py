@@ -115,6 +115,27 @@ def test_overview_ranks_the_week_among_fully_covered_weeks_only(weeks_warehouse)
     assert overview["weeks_ranked"] == len(totals) == len(mondays()) - 2
     assert overview["week_rank"] == 1 + sum(total > this_week for total in totals.values())
     assert overview["first_ranked_week"] == (FIRST_MONDAY + WEEK).date()
+    assert overview["weeks_since_history_start"] == len(mondays()) - 1
+
+
+def test_the_rank_counts_weeks_from_the_history_start_whatever_was_fetched(tmp_path):
+    """Only the last 13 weeks landed, and 3 weeks after the report's: the rank is among those 13, and the
+    overview says how many weeks the history holds since its first whole week (2025-01-13)."""
+    landing = tmp_path / "landing"
+    landed = mondays()[-13:] + [REPORT.start + k * WEEK for k in range(1, 4)]
+    for monday in landed:
+        k = (monday - FIRST_MONDAY) // WEEK
+        land_fetch(landing, "btc", monday, monday + WEEK, [btc_row(monday, btc_total(k))])
+    with build(tmp_path, REPORT, ("btc",)) as connection:
+        (overview,) = rows(connection, "select * from rpt_overview")
+    totals = [btc_total((monday - FIRST_MONDAY) // WEEK) for monday in mondays()[-13:]]
+    this_week = btc_total(len(mondays()) - 1)
+    assert overview["weeks_ranked"] == 13
+    assert overview["week_rank"] == 1 + sum(total > this_week for total in totals)
+    first_whole_week = datetime(2025, 1, 13)  # the Monday after the history's first hour, Wed 2025-01-08
+    assert overview["first_ranked_week"] == first_whole_week.date()
+    weeks_since = (REPORT.start.replace(tzinfo=None) - first_whole_week).days // 7 + 1
+    assert overview["weeks_since_history_start"] == weeks_since
 
 
 def test_overview_robust_z_against_the_trailing_12_fully_covered_weeks(weeks_warehouse):
@@ -129,6 +150,11 @@ def test_overview_robust_z_against_the_trailing_12_fully_covered_weeks(weeks_war
     assert overview["robust_z"] == pytest.approx(expected, rel=1e-9)
     word = "usual" if abs(expected) < 2 else ("above usual" if expected > 0 else "below usual")
     assert overview["unusualness"] == word
+    totals_full = [total for monday, total in market_weeks().items() if fully_covered(monday)]
+    rank = 1 + sum(total > totals[REPORT.start] for total in totals_full)
+    # one row a week has no hour that spikes against a baseline of zeros: no joint spikes
+    assert overview["joint_spike_hours"] == 0
+    assert overview["is_ordinary_week"] is (abs(expected) < 2 and rank > 3)
 
 
 def test_market_weeks_give_the_long_share_of_each_week(weeks_warehouse):
@@ -211,7 +237,8 @@ def test_cross_asset_spikes_need_two_assets_in_the_same_hour(tmp_path):
         table = rows(connection, "select * from rpt_cross_asset_spikes order by rank")
         (market_hour,) = rows(connection, "select sum(total_amount) as usd, sum(long_amount) as longs from "
                                           f"fct_liquidations_hourly where hour = '{joint:%Y-%m-%d %H:%M}'")
-        (overview,) = rows(connection, "select joint_spike_hours from rpt_overview")
+        (overview,) = rows(connection, "select joint_spike_hours, largest_joint_spike_hour, "
+                                       "largest_joint_spike_amount, is_ordinary_week from rpt_overview")
     assert [row["hour"] for row in table] == [joint.replace(tzinfo=None)]
     (row,) = table
     assert row["assets"] == ["btc", "eth"] and row["spiked_assets"] == 2
@@ -219,3 +246,7 @@ def test_cross_asset_spikes_need_two_assets_in_the_same_hour(tmp_path):
     assert row["long_share"] == pytest.approx(market_hour["longs"] / market_hour["usd"])
     assert row["dominant_side"] == "long" and row["max_robust_z"] >= 3.5
     assert overview["joint_spike_hours"] == 1
+    assert overview["largest_joint_spike_hour"] == joint.replace(tzinfo=None)
+    assert overview["largest_joint_spike_amount"] == pytest.approx(market_hour["usd"])
+    # a week with a cross-asset spike is never called ordinary, whatever its total's z
+    assert overview["is_ordinary_week"] is False

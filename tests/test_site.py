@@ -58,11 +58,12 @@ def test_site_index_shows_period_assets_and_headline_total(tmp_path, reports_dir
     _, rows = index_rows(publish(reports_dir, tmp_path / "site"))
     texts = {row.get("data-label"): " ".join("".join(row.itertext()).split()) for row in rows}
     # W09 holds btc $1,234M + eth $640.4M = $1,874.4M in all: "$1.87B", written out by hand
-    assert "2025-02-24 – 2025-03-02" in texts["2025-W09"] and "BTC, ETH" in texts["2025-W09"]
+    # the period as the report says it, one day format for the report, the email and the site
+    assert "Mon 24 Feb – Sun 2 Mar 2025 (UTC)" in texts["2025-W09"] and "BTC, ETH" in texts["2025-W09"]
     assert "$1.87B" in texts["2025-W09"]
     assert "2 assets: the verdict sentence of the report." in texts["2025-W09"]
     assert "SOL" in texts["2025-02-03_2025-02-05"] and "$3.50M" in texts["2025-02-03_2025-02-05"]
-    assert "2025-02-03 – 2025-02-04" in texts["2025-02-03_2025-02-05"]
+    assert "Mon 3 Feb – Tue 4 Feb 2025 (UTC)" in texts["2025-02-03_2025-02-05"]
 
 
 def test_site_marks_demo_reports(tmp_path, reports_dir):

@@ -14,6 +14,7 @@ import ssl
 import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -38,6 +39,7 @@ from report.palette import PALETTE
 from report.settings import Settings, SmtpSettings, validate_email
 from report.templating import environment
 
+HEADER_POLICY = policy.default.clone(max_line_length=998)
 Log = Callable[[str], None]
 
 EMAIL_FILE = "report.eml"
@@ -75,18 +77,21 @@ def deliver(settings: Settings, report_dir: Path, *, send: bool = False, resend:
                 f"(last {last['sent_at']}, Message-ID {last['message_id']}): not sent again; "
                 "pass --resend to send it anyway.")
             return report_dir / EMAIL_FILE
+    link = full_report_link(settings, report_dir)
     pdf = None
-    if attach_pdf:
-        pdf_name = (summary.get("files") or {}).get("pdf") or "report.pdf"
+    # without a site the PDF is the only way a reader gets the report itself: attached whenever it exists
+    pdf_name = (summary.get("files") or {}).get("pdf") or "report.pdf"
+    if attach_pdf or link is None:
         if (report_dir / pdf_name).is_file():
             pdf = artifact_path(report_dir, pdf_name).read_bytes()
-        else:
+        elif attach_pdf:
             log(f"No {pdf_name} to attach: render with --pdf to include it.")
-    link = full_report_link(settings, report_dir)
     if link is None:
-        log("Warning: site_url is not set, so the email cannot link to the full report; it says "
-            + ("the PDF is attached." if pdf is not None else "where the report folder is. Set site_url in "
-               "liqreport.toml (or attach the PDF) to give readers the report itself."))
+        log("Warning: site_url is not set, so the email cannot link to the full report; "
+            + (f"{pdf_name} is attached instead. Set site_url in liqreport.toml to link the published report."
+               if pdf is not None else
+               "it says where the report folder is. Set site_url in liqreport.toml, or render with --pdf "
+               "(`liqreport render --pdf`, `liqreport run --pdf`) so that the email attaches the PDF."))
     message = build_message(summary, report_dir, sender=sender_address(settings.smtp, required=send),
                             recipients=recipients, report_link=link, pdf=pdf)
     path = report_dir / EMAIL_FILE
@@ -174,6 +179,10 @@ def build_message(summary: dict, report_dir: Path, *, sender: str, recipients: t
     if pdf is not None:
         message.add_attachment(pdf, "application", "pdf",
                                filename=f"liquidations-{printable(summary['period']['label'])}.pdf")
+    # Headers fold only past RFC 5322's 998: at the default 78 an 80-character subject went whole onto a
+    # continuation line ('Subject:\n [DEMO DATA] …'), read back with a leading space. Set after the parts
+    # are encoded, so bodies keep the 78-column quoted-printable they were given (7-bit safe, no 8BITMIME).
+    message.policy = HEADER_POLICY
     return message
 
 
@@ -220,15 +229,16 @@ def template_context(summary: dict, charts: list[dict], report_link: str | None,
                        "price_change": (price.get("move") or {}).get("change"),
                        "price_note": price_note(entry["asset"], price)})
     spikes = []
-    for spike in summary["overview"]["spike_hours"][:SPIKE_LINES]:
+    for spike in (summary["overview"]["spike_hours"] or [])[:SPIKE_LINES]:
         side, side_text = side_share(spike["long_share"])
         spikes.append({**spike, "side": side, "side_text": side_text})
     images = [{"cid": chart["cid"], "title": chart.get("title") or "", "alt": chart.get("alt") or "",
                "takeaway": chart.get("takeaway") or "", "width": display_width(chart["png"])}
               for chart in charts]
     label = printable(summary["period"]["label"])
-    if pdf_attached:
-        where = f"The full report is attached as a PDF (liquidations-{label}.pdf)."
+    if pdf_attached:  # shown only without a site: with one, the email links the published report
+        where = (f"The full report is attached as a PDF (liquidations-{label}.pdf); it is not published on a "
+                 "site.")
     else:
         where = (f"The full report, with every chart and table, is report.html in the {label} report folder "
                  "of the weekly run; it is not published on a site.")
@@ -240,6 +250,8 @@ def template_context(summary: dict, charts: list[dict], report_link: str | None,
         "overview": summary["overview"],
         "assets": assets,
         "spikes": spikes,
+        # null in summary.json: no hour had 28 days of history for two assets, so none could be tested
+        "spikes_untested": summary["overview"]["spike_hours"] is None,
         "charts": images,
         "data_tests": summary.get("data_tests") or {"passed": 0, "warned": 0, "failed": 0},
         "data_as_of": utc_time(summary.get("data_as_of")),

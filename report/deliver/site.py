@@ -8,11 +8,12 @@ checkout only renders the current week).
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from report.deliver.report_folder import SUMMARY_FILE, load_summary, write_if_changed
 from report.errors import DeliveryError
+from report.formatting import period_dates
+from report.palette import PALETTE
 from report.templating import render
 
 INDEX_FILE = "index.html"
@@ -28,7 +29,7 @@ def publish(reports_dir: Path, site_dir: Path) -> Path:
         mirror(report_dir, site_dir / report_dir.name)
     entries = sorted((index_entry(folder) for folder in rendered_reports(site_dir)),
                      key=lambda entry: (entry["start"], entry["label"]), reverse=True)
-    html = render("site_index.html", {"reports": entries})
+    html = render("site_index.html", {"reports": entries, "style": PALETTE})
     index = site_dir / INDEX_FILE
     write_if_changed(index, html.encode("utf-8"))
     return index
@@ -73,8 +74,7 @@ def index_entry(folder: Path) -> dict:
     return {
         "label": folder.name,
         "start": period.get("start", ""),
-        "first_day": period.get("start", "")[:10],
-        "last_day": last_day(period),
+        "dates": dates(period),
         "assets": [str(entry.get("asset", "")).upper() for entry in summary["assets"]],
         "total_amount": summary["totals"].get("total_amount"),
         "long_share": long_share(summary),
@@ -102,13 +102,10 @@ def data_format(name: str) -> str:
     return {"csv": "CSV", "parquet": "Parquet"}.get(suffix, suffix.upper())
 
 
-def last_day(period: dict) -> str:
-    """The period's last day, for people: a week [Mon, next Mon) ends on Sunday."""
-    end = period.get("end", "")
+def dates(period: dict) -> str:
+    """The period as the report's header says it, 'Mon 23 Nov – Sun 29 Nov 2026 (UTC)'; the raw strings if a
+    summary.json carries something unreadable."""
     try:
-        moment = datetime.fromisoformat(end.replace("Z", "+00:00"))
-    except ValueError:
-        return end[:10]
-    if moment.time() == datetime.min.time():
-        moment -= timedelta(days=1)
-    return f"{moment:%Y-%m-%d}"
+        return period_dates(period["start"], period["end"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return f"{period.get('start', '')} – {period.get('end', '')}"

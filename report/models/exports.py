@@ -36,7 +36,8 @@ class Export:
 
 EXPORTS = (
     Export("hourly", "rpt_export_hourly", ("asset", "hour", "covered", *MEASURES, *PRICE_COLUMNS), 2,
-           "One row per asset × UTC hour, from the first to the last hour any asset has data for, with the "
+           "One row per asset × UTC hour of the report period and the 12 weeks before it, every hour: those "
+           "not covered (before the endpoint's history, not fetched) too, with `covered = false`; with the "
            "hour's price where one is known"),
     Export("hourly_by_exchange", "rpt_export_hourly_by_exchange",
            ("asset", "exchange", "hour", "covered", *MEASURES), 3,
@@ -46,16 +47,18 @@ EXPORTS = (
     Export("weekly", "fct_liquidations_weekly", ("asset", "week_start", *MEASURES, "hours_covered"), 2,
            "One row per asset × ISO week (from Monday 00:00 UTC) with at least one covered hour"),
     Export("daily_by_exchange", "fct_liquidations_daily_by_exchange",
-           ("asset", "exchange", "day", *MEASURES), 3,
-           "One row per asset × exchange × UTC day, zero where the exchange had no liquidations that day"),
+           ("asset", "exchange", "day", *MEASURES, "hours_covered"), 3,
+           "One row per asset × exchange × UTC day with at least one covered hour, zero where the exchange "
+           "had no liquidations that day"),
     Export("weekly_by_exchange", "fct_liquidations_weekly_by_exchange",
-           ("asset", "exchange", "week_start", *MEASURES), 3,
-           "One row per asset × exchange × ISO week, zero where the exchange had no liquidations that week"),
+           ("asset", "exchange", "week_start", *MEASURES, "hours_covered"), 3,
+           "One row per asset × exchange × ISO week with at least one covered hour, zero where the exchange "
+           "had no liquidations that week"),
 )
 
 COLUMN_NOTES = {
     "asset": "asset code as asked of the API (btc, eth, …)",
-    "exchange": "Kaiko exchange code (binc = Binance, bbit = Bybit, okex = OKX, …), as the API sends it",
+    "exchange": "Kaiko exchange code as the API sends it (the report's names for them: see Exchange codes)",
     "hour": "start of the hour, UTC (Parquet: TIMESTAMP WITH TIME ZONE; CSV: 2025-02-24T13:00:00Z)",
     "day": "UTC day (Parquet: DATE; CSV: YYYY-MM-DD)",
     "week_start": "Monday of the ISO week, UTC (Parquet: DATE; CSV: YYYY-MM-DD)",
@@ -143,6 +146,8 @@ def export(warehouse: Path, out_dir: Path) -> list[Path]:
 
 def data_dictionary() -> str:
     """data/README.md: what each file holds, its grain and key, its columns and units, missing vs zero."""
+    from report.formatting import EXCHANGE_NAMES
     from report.templating import render
 
-    return render("data_dictionary.md", {"exports": EXPORTS, "notes": COLUMN_NOTES})
+    return render("data_dictionary.md", {"exports": EXPORTS, "notes": COLUMN_NOTES,
+                                         "exchange_names": EXCHANGE_NAMES})

@@ -31,7 +31,7 @@ matplotlib.rcParams["hatch.linewidth"] = 0.8
 
 from matplotlib import patheffects  # noqa: E402
 from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
-from matplotlib.colors import LinearSegmentedColormap, PowerNorm, to_rgb  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -40,7 +40,7 @@ from matplotlib.textpath import TextToPath  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
-from report.formatting import exchange_label, price_axis, usd  # noqa: E402
+from report.formatting import day_month, exchange_label, price_axis, usd  # noqa: E402
 from report.palette import Palette  # noqa: E402
 
 
@@ -200,21 +200,24 @@ def legend(figure: Figure, extra: list[tuple[dict, str]] = (), *, where: tuple[s
     width_in, height_in = figure.get_size_inches()
     x, y = 0.08, height_in - 0.2
     for swatch, label, color in items:
+        swatch_in = 0.15
         if "line" in swatch:
             figure.add_artist(Line2D([x / width_in, (x + 0.15) / width_in], [(y + 0.02) / height_in] * 2,
                                      color=swatch["line"], linewidth=PRICE_LINE_WIDTH,
                                      transform=figure.transFigure))
-        elif "marker" in swatch:
-            figure.add_artist(Line2D([(x + 0.07) / width_in], [(y + 0.02) / height_in],
-                                     marker=swatch["marker"], color=STYLE.ink, linestyle="none", markersize=6,
-                                     transform=figure.transFigure))
+        elif "markers" in swatch:  # one or more marker symbols side by side, e.g. ('^', 'v')
+            for index, marker in enumerate(swatch["markers"]):
+                figure.add_artist(Line2D([(x + 0.07 + 0.12 * index) / width_in], [(y + 0.02) / height_in],
+                                         marker=marker, color=STYLE.ink, linestyle="none", markersize=6,
+                                         transform=figure.transFigure))
+            swatch_in += 0.12 * (len(swatch["markers"]) - 1)
         else:
             look = {"linewidth": 0, **swatch}
             figure.add_artist(Rectangle((x / width_in, (y - 0.045) / height_in), 0.15 / width_in,
                                         0.13 / height_in, transform=figure.transFigure, **look))
-        figure.text((x + 0.2) / width_in, (y + 0.02) / height_in, label, fontsize=STYLE.font_pt, color=color,
-                    va="center", ha="left")
-        x += 0.2 + text_width_in(label) + 0.16
+        figure.text((x + swatch_in + 0.05) / width_in, (y + 0.02) / height_in, label, fontsize=STYLE.font_pt,
+                    color=color, va="center", ha="left")
+        x += swatch_in + 0.05 + text_width_in(label) + 0.16
 
 
 def no_data(ax, message: str) -> None:
@@ -270,7 +273,12 @@ def long_share_weeks(rows: list[dict]) -> Figure:
         boxes(ax, left, right, 0.0, shares, facecolors=STYLE.long)
         boxes(ax, left, right, shares, 1.0, facecolors=STYLE.short)
     missing_spans(ax, [(p - 0.39, p + 0.39) for p, row in zip(positions, rows, strict=True)
-                       if row["long_share"] is None or not row["is_fully_covered"]], 0.0, 1.0)
+                       if row["long_share"] is None], 0.0, 1.0)
+    # a week with data that is not fully covered: its bar, hatched over, so it never reads as a full week
+    partial = [p for p, row in known if not row["is_fully_covered"]]
+    if partial:
+        boxes(ax, [p - 0.39 for p in partial], [p + 0.39 for p in partial], 0.0, 1.0, facecolors="none",
+              edgecolors="white", hatch=HATCH, zorder=1.5)
     for position, row in known:
         text(ax, position, row["long_share"] / 2, f"{row['long_share'] * 100:.0f}", ax.transData, ha="center",
              va="center", color="white", fontweight="bold")
@@ -280,7 +288,7 @@ def long_share_weeks(rows: list[dict]) -> Figure:
     ax.add_line(Line2D([-0.6, len(rows) - 0.4], [0.5, 0.5], color=STYLE.ink, linewidth=0.8, linestyle=DASHED))
     y_labels(ax, [0, 0.5, 1], ["0%", "50%", "100%"])
     shown = positions[::-2][::-1]
-    x_labels(ax, shown, [f"{rows[p]['week_start']:%d %b}" for p in shown])
+    x_labels(ax, shown, [day_month(rows[p]["week_start"]) for p in shown])
     return figure
 
 
@@ -296,8 +304,13 @@ def hourly_mirrored(rows: list[dict], spike_hours: tuple = (), prices: tuple = (
     extra = [(PRICE_SWATCH, f"{price_label} (right)")] if closes else []
     if any(not row["is_covered"] for row in rows):
         extra.append((MISSING_SWATCH, "No data"))
-    if spike_hours:
-        extra.append(({"marker": "v"}, "Spike"))
+    shorts = [row["short_amount"] or 0 for row in rows]
+    longs = [row["long_amount"] or 0 for row in rows]
+    spikes = spike_runs(rows, shorts, longs, set(spike_hours))
+    sides = {up for run in spikes for up, _ in run}
+    if sides:
+        extra.append(({"markers": [marker for up, marker in ((True, "^"), (False, "v")) if up in sides]},
+                      "Spike"))
     legend(figure, extra)
     if not rows:
         no_data(ax, "No hours in this period")
@@ -305,8 +318,6 @@ def hourly_mirrored(rows: list[dict], spike_hours: tuple = (), prices: tuple = (
     start = rows[0]["hour"]
     offsets = [(row["hour"] - start) / timedelta(hours=1) for row in rows]
     end = offsets[-1] + 1
-    shorts = [row["short_amount"] or 0 for row in rows]
-    longs = [row["long_amount"] or 0 for row in rows]
     ax.set_xlim(0, end)
     limit = usd_axis(ax, max(shorts + longs), headroom=1.25)
     # one filled step path per side: the same picture as 168 bars at a fraction of the cost
@@ -315,13 +326,16 @@ def hourly_mirrored(rows: list[dict], spike_hours: tuple = (), prices: tuple = (
     ax.stairs([-value for value in longs], edges, fill=True, color=STYLE.long)
     missing_spans(ax, [(offset, offset + 1) for offset, row in zip(offsets, rows, strict=True)
                        if not row["is_covered"]], -limit, limit)
-    spikes = set(spike_hours)
     marks = {True: ([], []), False: ([], [])}
-    for offset, row, short, long in zip(offsets, rows, shorts, longs, strict=True):
-        if row["hour"] in spikes:
-            up = short > long
-            marks[up][0].append(offset + 0.5)
-            marks[up][1].append(short + limit * 0.07 if up else -(long + limit * 0.07))
+    for run in spikes:
+        up = run[0][0]
+        # a 6-pt marker is wider than an hour's bar: beyond the tallest bar of the run and the hour either
+        # side, all at one height, so no marker sits inside a neighbour's bar
+        first, last = max(run[0][1] - 1, 0), min(run[-1][1] + 1, len(rows) - 1)
+        extreme = max((shorts if up else longs)[first:last + 1]) + limit * 0.07
+        for _, index in run:
+            marks[up][0].append(offsets[index] + 0.5)
+            marks[up][1].append(extreme if up else -extreme)
     for up, (xs, ys) in marks.items():
         if xs:
             ax.add_line(Line2D(xs, ys, marker="^" if up else "v", color=STYLE.ink,
@@ -364,6 +378,21 @@ def price_line(figure: Figure, ax, xs: list[float], closes: list[float | None],
     transform = offset_copy(price_ax.get_yaxis_transform(), fig=figure, x=5, units="points")
     for tick, label in labels:
         text(price_ax, 1, tick, label, transform, ha="left", va="center")
+
+
+def spike_runs(rows: list[dict], shorts: list[float], longs: list[float], spikes: set) -> list[list[tuple]]:
+    """Spike hours as runs of consecutive hours on the same side: [[(up, row index), …], …], up meaning the
+    shorts (drawn up) are the larger side."""
+    runs: list[list[tuple]] = []
+    for index, row in enumerate(rows):
+        if row["hour"] not in spikes:
+            continue
+        up = shorts[index] > longs[index]
+        if runs and runs[-1][-1] == (up, index - 1):
+            runs[-1].append((up, index))
+        else:
+            runs.append([(up, index)])
+    return runs
 
 
 def daily_mirrored(rows: list[dict], *, previous_label: str) -> Figure:
@@ -417,13 +446,14 @@ def weekly_mirrored(rows: list[dict]) -> Figure:
                                    (row["long_amount"] or 0) + (row["short_amount"] or 0), fill=False,
                                    edgecolor=STYLE.ink, linewidth=1.4))
     shown = positions[::-2][::-1]
-    x_labels(ax, shown, [f"{rows[p]['week_start']:%d %b}" for p in shown])
+    x_labels(ax, shown, [day_month(rows[p]["week_start"]) for p in shown])
     return figure
 
 
 def exchange_day_heatmap(rows: list[dict], days: tuple = ()) -> Figure:
-    """USD per exchange × day; each exchange's own largest day is labelled, so a column of labels is a
-    cross-venue wave and a lone label a local event."""
+    """Each exchange's week spread over its days: the shade is the day's share of that exchange's week (so a
+    small venue's pattern shows as well as Binance's), the label the USD of its own largest day; a column of
+    labels is a cross-venue wave, a lone label a local event."""
     exchanges = sorted({(row["exchange_rank"], row["exchange"]) for row in rows})
     days = sorted(set(days) | {row["day"] for row in rows})
     labels = [literal(exchange_label(code)) for _, code in exchanges]
@@ -432,10 +462,10 @@ def exchange_day_heatmap(rows: list[dict], days: tuple = ()) -> Figure:
     if not rows:
         no_data(ax, "No exchange reported liquidations")
         return figure
-    cell = {(row["exchange"], row["day"]): row["total_amount"] for row in rows}
+    cell = {(row["exchange"], row["day"]): row["share_of_exchange_week"] for row in rows}
     grid = [[cell.get((code, day), float("nan")) for day in days] for _, code in exchanges]
     peak = max((value for line in grid for value in line if value == value), default=0) or 1
-    norm = PowerNorm(gamma=0.5, vmin=0, vmax=peak)  # square root: one huge day must not wash out the rest
+    norm = Normalize(vmin=0, vmax=peak)
     cmap = STYLE.heat_cmap
     ax.imshow(grid, aspect="auto", cmap=cmap, norm=norm, interpolation="nearest",
               extent=(-0.5, len(days) - 0.5, len(exchanges) - 0.5, -0.5))
@@ -443,19 +473,19 @@ def exchange_day_heatmap(rows: list[dict], days: tuple = ()) -> Figure:
     ax.set_ylim(len(exchanges) - 0.5, -0.5)
     for y, row_peak in enumerate(peak_days(rows, exchanges, days)):
         if row_peak is not None:
-            x, value = row_peak
+            x, value, share_of_week = row_peak
             text(ax, x, y, cell_usd(value), ax.transData, ha="center", va="center",
-                 color=label_color(cmap(norm(value))))
+                 color=label_color(cmap(norm(share_of_week))))
     y_labels(ax, list(range(len(exchanges))), labels)
     x_labels(ax, list(range(len(days))), day_labels(days), top=True)
     return figure
 
 
-def peak_days(rows: list[dict], exchanges: list[tuple], days: list) -> list[tuple[int, float] | None]:
-    """(column, USD) of each exchange's peak day, from rpt_exchange_day's is_exchange_peak_day flag."""
+def peak_days(rows: list[dict], exchanges: list[tuple], days: list) -> list[tuple[int, float, float] | None]:
+    """(column, USD, share of the week) of each exchange's peak day, from rpt_exchange_day's flag."""
     column = {day: index for index, day in enumerate(days)}
-    peaks = {row["exchange"]: (column[row["day"]], row["total_amount"]) for row in rows
-             if row["is_exchange_peak_day"] and row["total_amount"] > 0}
+    peaks = {row["exchange"]: (column[row["day"]], row["total_amount"], row["share_of_exchange_week"])
+             for row in rows if row["is_exchange_peak_day"] and row["total_amount"] > 0}
     return [peaks.get(code) for _, code in exchanges]
 
 
@@ -497,7 +527,9 @@ SVG = "http://www.w3.org/2000/svg"
 XLINK = "http://www.w3.org/1999/xlink"
 ElementTree.register_namespace("xlink", XLINK)
 ElementTree.register_namespace("svg", SVG)
-_REFERENCE = re.compile(r"(^#|url\(#)([\w-]+)")  # xlink:href="#m1", fill: url(#h1)
+# xlink:href="#m1" (a whole href value) and fill: url(#h1); never a colour such as fill="#f1f2f4"
+_HREF = re.compile(r"(^#)([\w-]+)")
+_URL = re.compile(r"(url\(#)([\w-]+)")
 PRESENTATION = {"fill", "fill-opacity", "stroke", "stroke-width", "stroke-dasharray", "stroke-dashoffset",
                 "stroke-linecap", "stroke-linejoin", "stroke-opacity", "opacity", "font-size", "font-family",
                 "font-weight", "font-style", "text-anchor"}
@@ -511,15 +543,16 @@ def svg_markup(figure: Figure, prefix: str) -> str:
     rendered = io.StringIO()
     figure.savefig(rendered, format="svg", facecolor="white")
     root = ElementTree.fromstring(rendered.getvalue())
-    referenced = {match[1] for element in root.iter() for value in element.attrib.values()
-                  for match in _REFERENCE.findall(value)}
+    referenced = {match[1] for element in root.iter() for key, value in element.attrib.items()
+                  for match in reference_pattern(key).findall(value)}
     for element in root.iter():
         name = element.attrib.pop("id", None)
         if name in referenced:
             element.set("id", f"{prefix}-{name}")
         for key, value in element.attrib.items():
             if "#" in value:
-                element.set(key, _REFERENCE.sub(lambda match: f"{match[1]}{prefix}-{match[2]}", value))
+                element.set(key, reference_pattern(key).sub(lambda match: f"{match[1]}{prefix}-{match[2]}",
+                                                            value))
     compact(root)
     root.set("class", "chart-svg")
     root.set("stroke-linejoin", "round")
@@ -527,6 +560,12 @@ def svg_markup(figure: Figure, prefix: str) -> str:
     # ElementTree writes the namespace as the svg: prefix; HTML wants it as the default (text is escaped)
     markup = ElementTree.tostring(root, encoding="unicode")
     return markup.replace("<svg:", "<").replace("</svg:", "</").replace("xmlns:svg=", "xmlns=")
+
+
+def reference_pattern(attribute: str) -> re.Pattern:
+    """An href names an element by its whole value; any other attribute only inside url(…): a hatch's
+    background colour fill="#f1f2f4" once became a reference to a missing id and was drawn black."""
+    return _HREF if attribute.endswith("href") else _URL
 
 
 def compact(parent: ElementTree.Element) -> None:

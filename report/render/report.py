@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -24,7 +25,7 @@ from report.periods import Period
 from report.render import charts, data, sections, summary
 from report.render.cache import CACHE_DIR, ChartCache, Drawn
 from report.render.folder import staged
-from report.settings import Settings
+from report.settings import SQL_DIR, Settings
 from report.templating import render
 
 # Charts are CPU-bound matplotlib work (about 30 ms each). A pool of forked workers shortens the wall time on
@@ -86,7 +87,7 @@ def gather(settings: Settings, period: Period) -> Report:
     words = period_words(period.hours)
     overview = summary.steady(summary.overview_summary(report_data, period))
     return Report(settings, period, report_data, words, is_demo(report_data, settings), overview,
-                  sections.overview_charts(report_data, overview, words),
+                  sections.overview_charts(report_data, overview, words, settings.assets),
                   sections.build_sections(report_data, settings.assets, words))
 
 
@@ -159,8 +160,24 @@ def copy_build_outputs(folder: Path, settings: Settings) -> list[Path]:
                 copied.append(Path(shutil.copyfile(path, folder / "data" / path.name)))
     run_results = settings.warehouse_path.parent / "run_results.json"
     if run_results.is_file():
-        copied.append(Path(shutil.copyfile(run_results, folder / "run_results.json")))
+        published = folder / "run_results.json"
+        published.write_text(publishable_run_results(run_results.read_text(encoding="utf-8")),
+                             encoding="utf-8")
+        copied.append(published)
     return copied
+
+
+def publishable_run_results(text: str) -> str:
+    """The build's run_results.json with each model and test named by its project path
+    ('sql/reports/rpt_overview.sql'): the folder is published as it is, and the build machine's paths
+    tell a reader nothing but where the job ran."""
+    document = json.loads(text)
+    for entry in [*document.get("models", []), *document.get("tests", [])]:
+        path = Path(entry.get("path") or "")
+        if path.is_absolute():
+            entry["path"] = (Path(SQL_DIR.name) / path.relative_to(SQL_DIR)).as_posix() \
+                if path.is_relative_to(SQL_DIR) else path.name
+    return json.dumps(document, indent=2) + "\n"
 
 
 def write_documents(folder: Path, report: Report, drawn: list[Drawn], written: list[Path], pdf: bool,
@@ -212,6 +229,7 @@ def page_context(report: Report, drawn: list[Drawn], report_summary: dict, image
         "sections": report.sections,
         "charts": chart_views,
         "overview_charts": [chart_views[spec.name] for spec in report.overview_charts],
+        "market_name": sections.market_name(report.settings.assets),
         "cross_rows": report.data.rows("rpt_cross_asset"),
         "price_rows": price_rows,
         "price_by_asset": prices,

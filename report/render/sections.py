@@ -79,17 +79,22 @@ def ordered_assets(data: ReportData, assets: tuple[str, ...]) -> list[str]:
 
 def build_sections(data: ReportData, assets: tuple[str, ...],
                    words: PeriodWords = WEEK_WORDS) -> list[AssetSection]:
-    return [build_section(data, asset, words) for asset in ordered_assets(data, assets)]
+    # one asset: the first screen's exchange view is the asset's, so the section does not repeat it, nor
+    # say that the asset is 100% of all assets
+    alone = len(assets) == 1
+    return [build_section(data, asset, words, alone=alone) for asset in ordered_assets(data, assets)]
 
 
-def build_section(data: ReportData, asset: str, words: PeriodWords = WEEK_WORDS) -> AssetSection:
+def build_section(data: ReportData, asset: str, words: PeriodWords = WEEK_WORDS, *,
+                  alone: bool = False) -> AssetSection:
     summary = data.one("rpt_weekly_summary", asset)
     section = AssetSection(asset, summary, data.one("rpt_cross_asset", asset),
                            data.one("rpt_data_quality", asset), bool(summary and summary["total_amount"] > 0),
                            empty_reason(summary), data.one("rpt_price_cross_asset", asset))
     if not section.has_liquidations:
         return section
-    section.headline = asset_headline(summary, section.ranking, section.quality, words, section.price)
+    section.headline = asset_headline(summary, None if alone else section.ranking, section.quality, words,
+                                      section.price)
     section.days = data.rows("rpt_daily_ratio", asset)
     section.exchanges = data.rows("rpt_exchange_share", asset)
     section.top_hours = data.rows("rpt_top_hours", asset)
@@ -115,22 +120,33 @@ def build_section(data: ReportData, asset: str, words: PeriodWords = WEEK_WORDS)
         ChartSpec("exchange_day", asset, (exchange_days,), {"days": days},
                   f"{name} by exchange and day (USD)",
                   f"Heatmap of {name} liquidations, one row per exchange and one column per day, darker for "
-                  "more USD.", exchange_day_takeaway(summary, words)),
+                  "a larger part of that exchange's period.",
+                  exchange_day_takeaway(summary, words) + " Shade: the day's share of the exchange's "
+                  f"{words.noun}; label: USD on its largest day."),
         ChartSpec("weekly", asset, (trend,), {}, f"{name}, 12 weeks",
                   f"Mirrored bar chart of {name} liquidations per week over 12 weeks, shorts above and longs "
                   "below the axis.", weekly_takeaway(trend, words)),
     ]
-    section.charts = {spec.kind: spec for spec in specs}
+    section.charts = {spec.kind: spec for spec in specs if not (alone and spec.kind == "exchanges")}
     return section
 
 
-def overview_charts(data: ReportData, overview: dict, words: PeriodWords = WEEK_WORDS) -> list[ChartSpec]:
+def market_name(assets: tuple[str, ...]) -> str:
+    """'All assets', or the one asset's name when the report has only one."""
+    return asset_label(assets[0]) if len(assets) == 1 else "All assets"
+
+
+def overview_charts(data: ReportData, overview: dict, words: PeriodWords = WEEK_WORDS,
+                    assets: tuple[str, ...] = ()) -> list[ChartSpec]:
     exchanges = data.rows("rpt_overview_exchanges")
     weeks = [row for row in data.rows("rpt_market_weeks") if row["weeks_before_report"] < 12]
+    across = "across all assets" if len(assets) != 1 else f"of {market_name(assets)}"
     return [
-        ChartSpec("market_exchanges", None, (exchanges,), {"scope": words.this}, "All assets by exchange",
-                  "Horizontal bar chart of liquidations per exchange across all assets, longs to the left "
-                  "and shorts to the right.", market_exchange_takeaway(exchanges, overview), email=True),
+        ChartSpec("market_exchanges", None, (exchanges,), {"scope": words.this},
+                  f"{market_name(assets)} by exchange",
+                  f"Horizontal bar chart of liquidations per exchange {across}, longs to the left "
+                  "and shorts to the right.", market_exchange_takeaway(exchanges, overview, across),
+                  email=True),
         ChartSpec("long_share_weeks", None, (weeks,), {}, "Long share, 12 weeks",
                   "Stacked bar chart of each week's liquidations split into longs (bottom, labelled with "
                   "their percentage) and shorts (top), over 12 weeks.", long_share_takeaway(overview, words),
@@ -152,7 +168,7 @@ def empty_reason(summary: dict | None) -> str:
 
 def asset_headline(summary: dict, ranking: dict | None, quality: dict | None,
                    words: PeriodWords = WEEK_WORDS, price: dict | None = None) -> str:
-    """'BTC fell 8.2%, $311M liquidated (31% of all assets), 71% of it longs; …' — the move first when the
+    """'BTC fell 8.2%, $311M liquidated (31% of all assets), 71% long; …' — the move first when the
     whole period has a price (rpt_price_week_move), the liquidations' comparisons, then USD per 1% move."""
     moved = price_move(price["price_change"]) if price and price["is_move_complete"] else ""
     text = f"{usd(summary['total_amount'])} liquidated"
@@ -161,7 +177,7 @@ def asset_headline(summary: dict, ranking: dict | None, quality: dict | None,
     if ranking and ranking["share_of_all_assets"] is not None:
         text += f" ({share(ranking['share_of_all_assets'])} of all assets)"
     if moved:
-        text += f", {share(summary['long_share'])} of it longs"
+        text += f", {side_share(summary['long_share'])[1]}"
     comparisons = []
     if summary["change_vs_last_week"] is not None:
         comparisons.append(f"{change(summary['change_vs_last_week'])} on {words.last}")
@@ -170,7 +186,7 @@ def asset_headline(summary: dict, ranking: dict | None, quality: dict | None,
     if comparisons:
         text += ("; " if moved else ", ") + " and ".join(comparisons)
     if not moved:
-        text += f"; {share(summary['long_share'])} longs"
+        text += f"; {side_share(summary['long_share'])[1]}"
     text += f"; {count(summary['total_trades'])} events"
     if summary["average_size"] is not None:
         text += f" averaging {usd(summary['average_size'])}"
@@ -270,9 +286,16 @@ def exchange_takeaway(exchanges: list[dict], words: PeriodWords = WEEK_WORDS) ->
 def exchange_day_takeaway(summary: dict, words: PeriodWords = WEEK_WORDS) -> str:
     if not summary["exchanges_active"]:
         return f"No exchange reported liquidations {words.this}."
-    kind = "a cross-venue wave" if summary["is_cross_venue_wave"] else "concentrated on few venues"
-    return (f"{summary['exchanges_peaking_on_biggest_day']} of {summary['exchanges_active']} exchanges had "
-            f"their largest day on {utc_day(summary['biggest_day'], year=False)}: {kind}.")
+    day = utc_day(summary["biggest_day"], year=False)
+    text = (f"{summary['exchanges_peaking_near_biggest_day']} of {summary['exchanges_active']} exchanges had "
+            f"their largest day within a day of {day} ({summary['exchanges_peaking_on_biggest_day']} on it)")
+    if summary["is_cross_venue_wave"]:
+        return text + ": a cross-venue wave."
+    if summary["is_concentrated_on_few_venues"]:
+        venues = " and ".join(exchange_label(code) for code in summary["top_venues_on_biggest_day"])
+        return (f"{text}; {venues} carried {share(summary['top_venues_share_of_biggest_day'])} of {day}: "
+                "concentrated on few venues.")
+    return text + "."
 
 
 def weekly_takeaway(trend: list[dict], words: PeriodWords = WEEK_WORDS) -> str:
@@ -290,12 +313,12 @@ def weekly_takeaway(trend: list[dict], words: PeriodWords = WEEK_WORDS) -> str:
     return text + "."
 
 
-def market_exchange_takeaway(exchanges: list[dict], overview: dict) -> str:
+def market_exchange_takeaway(exchanges: list[dict], overview: dict, across: str = "across all assets") -> str:
     active = [row for row in exchanges if row["total_amount"] > 0]
     if not active:
         return "No exchange reported liquidations."
     named = ", ".join(f"{exchange_label(row['exchange'])} {share(row['share'])}" for row in active[:3])
-    return f"Of {usd(overview['total_amount'])} across all assets: {named}."
+    return f"Of {usd(overview['total_amount'])} {across}: {named}."
 
 
 def long_share_takeaway(overview: dict, words: PeriodWords = WEEK_WORDS) -> str:

@@ -108,11 +108,19 @@ def overview_summary(report_data: ReportData, period: Period) -> dict:
         "biggest_day": {"day": row["biggest_day"].isoformat(), "total_amount": row["biggest_day_amount"]}
         if row["biggest_day"] else None,
         "rank": {"rank": row["week_rank"], "of": row["weeks_ranked"],
-                 "since": row["first_ranked_week"].isoformat()} if row["week_rank"] else None,
+                 "since": row["first_ranked_week"].isoformat(),
+                 "weeks_since": row["weeks_since_history_start"]} if row["week_rank"] else None,
         "robust_z": {"z": row["robust_z"], "level": row["unusualness"],
                      "baseline_weeks": row["weeks_in_baseline"],
                      "baseline_median_amount": row["baseline_median_amount"]}
         if row["robust_z"] is not None else None,
+        "ordinary_week": row["is_ordinary_week"],
+        "joint_spike_hours": row["joint_spike_hours"],
+        "largest_joint_spike": {"hour": iso_z(row["largest_joint_spike_hour"]),
+                                "total_amount": row["largest_joint_spike_amount"]}
+        if row["largest_joint_spike_hour"] else None,
+        "is_iso_week": row["is_iso_week"],
+        "weeks_in_baseline": row["weeks_in_baseline"],
         "assets_requested": row["assets_requested"],
         "assets_covered": row["assets_covered"],
         "hours_covered": int(row["asset_hours_covered"]),
@@ -121,9 +129,13 @@ def overview_summary(report_data: ReportData, period: Period) -> dict:
             "exchange", "total_amount", "long_amount", "short_amount", "total_trades", "share", "long_share",
             "average_size", "previous_total_amount", "change_vs_last_week", "status")})
             for exchange in report_data.rows("rpt_overview_exchanges")],
+        # null, not []: no hour had 28 days of history for two assets, so none could be tested
         "spike_hours": [plain({key: spike[key] for key in (
             "hour", "assets", "total_amount", "long_amount", "short_amount", "long_share", "dominant_side",
-            "max_robust_z")}) for spike in report_data.rows("rpt_cross_asset_spikes")],
+            "max_robust_z")}) for spike in report_data.rows("rpt_cross_asset_spikes")]
+        if row["joint_spike_hours_tested"] else None,
+        "spike_hours_tested": row["joint_spike_hours_tested"],
+        "hours_in_period": row["hours_in_period"],
         "weeks": [plain({key: week[key] for key in (
             "week_start", "total_amount", "long_amount", "short_amount", "long_share", "is_fully_covered")})
             for week in report_data.rows("rpt_market_weeks") if week["weeks_before_report"] < 12],

@@ -1,4 +1,6 @@
--- one row per asset × exchange × UTC day of the report period, for exchanges with liquidations in the period
+-- one row per asset × exchange × UTC day of the report period, for exchanges with liquidations in the period;
+-- share_of_exchange_week is the day's part of that exchange's period, so a small venue's pattern shows as well
+-- as a large one's
 {{ config(materialized='table') }}
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
@@ -35,6 +37,8 @@ final as (
         by_day.total_amount,
         by_day.long_amount,
         by_day.short_amount,
+        by_day.total_amount / nullif(sum(by_day.total_amount) over (partition by by_day.asset, by_day.exchange), 0)
+            as share_of_exchange_week,
         -- the exchange's own largest day of the period (the earliest of ties)
         by_day.day = arg_max(by_day.day, by_day.total_amount) over (partition by by_day.asset, by_day.exchange)
             and by_day.total_amount > 0 as is_exchange_peak_day

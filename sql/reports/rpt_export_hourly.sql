@@ -1,18 +1,28 @@
--- one row per asset × hour from the first to the last covered hour of any asset: the hourly export. An hour
--- outside every complete window has covered = false and no measures (missing); a covered hour without
--- liquidations has zeros. The price columns come from fct_prices_hourly: null unless has_price (the hour lies
--- in a complete price window of the asset's reference instrument and traded with a consistent bar).
+-- one row per asset × hour of the report period and the 12 weeks before it (what the report compares the
+-- period with), every hour whether fetched or not: the hourly export. An hour outside every complete window
+-- (before the endpoint's history, not fetched, not yet happened) has covered = false and no measures
+-- (missing); a covered hour without liquidations has zeros. The price columns come from fct_prices_hourly:
+-- null unless has_price (the hour lies in a complete price window of the asset's reference instrument and
+-- traded with a consistent bar).
 {{ config(materialized='table') }}
 
-with hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
+with report_window as (select * from {{ ref('rpt_report_window') }}),
+
+hourly as (
+    select *
+    from {{ ref('fct_liquidations_hourly') }}
+    where hour >= (select history_start from report_window)
+),
 
 prices as (select * from {{ ref('fct_prices_hourly') }}),
 
-assets as (select distinct asset from hourly),
+assets as (select distinct asset from {{ ref('fct_liquidations_hourly') }}),
 
 hour_spine as (
-    select unnest(generate_series(min(hour), max(hour), interval 1 hour)) as hour
-    from hourly
+    select unnest(generate_series(
+        report_start - interval 12 week, report_end - interval 1 hour, interval 1 hour
+    )) as hour
+    from report_window
 ),
 
 final as (

@@ -1,5 +1,6 @@
--- one row per asset × exchange × hour over the hourly export's hours, for every exchange the asset has
--- anywhere: covered = false with no measures where the hour is missing, zeros where the exchange had none
+-- one row per asset × exchange × hour over the hourly export's hours (the report period and the 12 weeks
+-- before it), for every exchange the asset has anywhere: covered = false with no measures where the hour is
+-- missing, zeros where the exchange had none
 {{ config(materialized='table') }}
 
 with hourly as (select * from {{ ref('rpt_export_hourly') }}),

@@ -1,6 +1,8 @@
--- one row per ISO week (Monday) from the market's first covered week to the report's week: the market (the
--- report's assets with coverage in the report period) summed per week, for the rank, the weekly z-score and
--- the long-share trend. A week is fully covered only when every market asset has all 168 hours.
+-- one row per ISO week (Monday) from the week the endpoint's history starts in (or 11 weeks before the report's
+-- week, if that is earlier) to the report's week: the market (the report's assets with coverage in the report
+-- period) summed per week, for the rank, the weekly z-score and the long-share trend. The spine does not
+-- depend on what was fetched: a week not fetched is a row that is not covered. A week is fully covered only
+-- when every market asset has all 168 hours.
 {{ config(materialized='table') }}
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
@@ -16,11 +18,11 @@ weekly as (
 
 week_spine as (
     select cast(unnest(generate_series(
-        cast(min(week_start) as timestamp), cast(any_value(report_window.report_week_start) as timestamp),
+        least(date_trunc('week', history_start), cast(report_week_start as timestamp) - interval 11 week),
+        cast(report_week_start as timestamp),
         interval 1 week
     )) as date) as week_start
-    from weekly
-    cross join report_window
+    from report_window
 ),
 
 sums as (

@@ -1,7 +1,11 @@
 -- one row: the first screen's figures for the market (the report's assets with coverage in the period) —
--- how much, which side, where, and how unusual: the rank among every fully covered week on file and a
+-- how much, which side, where, and how unusual: the rank among the fully covered weeks from the first whole
+-- week of the endpoint's history to the report's week (with how many weeks that span holds), and a
 -- robust z-score of ln(1 + USD) against the fully covered weeks among the 12 before (median and MAD ×
--- 1.4826; at least 8 such weeks). Both only for an ISO week that is itself fully covered.
+-- 1.4826; at least 8 such weeks). Both only for an ISO week that is itself fully covered. The z measures the
+-- week's total only: a week of cross-asset cascades can have a usual total, so it is "ordinary" only when its
+-- total is within ±2, every hour could be tested for spikes, no hour saw two or more assets spike together
+-- (the asset, in a one-asset report) and it is not among the 3 largest.
 {{ config(materialized='table') }}
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
@@ -27,6 +31,28 @@ timeline as (
 ),
 
 joint_spikes as (select * from {{ ref('rpt_cross_asset_spikes') }}),
+
+largest_joint_spike as (select hour, total_amount from joint_spikes where rank = 1),
+
+-- a spike needs the asset's full 28 days before the hour (rpt_spike_hours.is_testable): hours in which at least two market assets (the
+-- one, in a one-asset report) could be tested, and in which that many spiked
+spike_test_hours as (
+    select
+        hour,
+        count(*) filter (where is_testable) as assets_tested,
+        count(*) filter (where is_spike) as assets_spiking
+    from {{ ref('rpt_spike_hours') }}
+    where asset in (select asset from report_assets where is_in_market)
+    group by hour
+),
+
+spike_testing as (
+    select
+        count(*) filter (where assets_tested >= least(2, market.assets)) as joint_spike_hours_tested,
+        count(*) filter (where assets_spiking >= least(2, market.assets)) as market_spike_hours
+    from spike_test_hours
+    cross join (select count(*) as assets from report_assets where is_in_market) as market
+),
 
 current_period as (select * from periods where period_index = 0),
 
@@ -95,12 +121,15 @@ report_week as (
 
 ranking as (
     select
-        1 + count(*) filter (where weeks.total_amount > report_week.total_amount) as week_rank,
-        count(*) as weeks_ranked,
-        min(weeks.week_start) as first_ranked_week
+        1 + count(*) filter (where weeks.is_fully_covered and weeks.total_amount > report_week.total_amount)
+            as week_rank,
+        count(*) filter (where weeks.is_fully_covered) as weeks_ranked,
+        count(*) as weeks_since_history_start,
+        any_value(report_window.first_full_week_start) as first_ranked_week
     from weeks
     cross join report_week
-    where weeks.is_fully_covered
+    cross join report_window
+    where weeks.week_start >= report_window.first_full_week_start
     group by report_week.week_start  -- no row at all when the report week is not ranked
 ),
 
@@ -170,6 +199,7 @@ final as (
         ranking.week_rank,
         ranking.weeks_ranked,
         ranking.first_ranked_week,
+        ranking.weeks_since_history_start,
         unusualness.robust_z,
         unusualness.baseline_median_amount,
         coalesce(unusualness.weeks_in_baseline, 0) as weeks_in_baseline,
@@ -180,7 +210,16 @@ final as (
             when unusualness.robust_z <= -2 then 'below usual'
             when unusualness.robust_z is not null then 'usual'
         end as unusualness,
-        (select count(*) from joint_spikes) as joint_spike_hours
+        (select count(*) from joint_spikes) as joint_spike_hours,
+        coalesce(spike_testing.joint_spike_hours_tested, 0) as joint_spike_hours_tested,
+        largest_joint_spike.hour as largest_joint_spike_hour,
+        largest_joint_spike.total_amount as largest_joint_spike_amount,
+        coalesce(
+            abs(unusualness.robust_z) < 2 and ranking.week_rank > 3
+            and spike_testing.joint_spike_hours_tested = report_window.period_hours
+            and spike_testing.market_spike_hours = 0,
+            false
+        ) as is_ordinary_week
     from report_window
     cross join current_period
     left join previous_period on true
@@ -192,6 +231,8 @@ final as (
     left join ranking on true
     left join unusualness on true
     left join long_share_before on true
+    left join largest_joint_spike on true
+    left join spike_testing on true
 )
 
 select * from final

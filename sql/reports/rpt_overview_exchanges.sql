@@ -1,8 +1,18 @@
 -- one row per exchange active in the report period or the one before, summed over the market (the report's
--- assets with coverage): the market-wide "where", long and short side by side
+-- assets with coverage): the market-wide "where", long and short side by side. As per asset, the comparison
+-- and the 'new' badge need the period before fully covered for every market asset, 'absent' the report period.
 {{ config(materialized='table') }}
 
 with market_assets as (select asset from {{ ref('rpt_report_assets') }} where is_in_market),
+
+market_periods as (select * from {{ ref('rpt_market_periods') }}),
+
+coverage as (
+    select
+        coalesce(bool_or(is_fully_covered) filter (where period_index = 0), false) as is_fully_covered,
+        coalesce(bool_or(is_fully_covered) filter (where period_index = 1), false) as previous_is_fully_covered
+    from market_periods
+),
 
 exchange_share as (
     select *
@@ -17,10 +27,20 @@ by_exchange as (
         sum(total_amount) as total_amount,
         sum(long_amount) as long_amount,
         sum(short_amount) as short_amount,
-        sum(previous_total_amount) as previous_total_amount,
+        sum(previous_landed_amount) as previous_landed_amount,
         count(*) filter (where total_amount > 0) as assets_active
     from exchange_share
     group by exchange
+),
+
+compared as (
+    select
+        by_exchange.*,
+        case when coverage.previous_is_fully_covered then previous_landed_amount end as previous_total_amount,
+        coverage.is_fully_covered,
+        coverage.previous_is_fully_covered
+    from by_exchange
+    cross join coverage
 ),
 
 final as (
@@ -37,12 +57,14 @@ final as (
         total_amount / nullif(previous_total_amount, 0) - 1 as change_vs_last_week,
         assets_active,
         case
+            when not previous_is_fully_covered then 'not compared'
             when previous_total_amount = 0 then 'new'
-            when total_amount = 0 then 'absent'
+            when total_amount = 0 and is_fully_covered then 'absent'
+            when total_amount = 0 then 'not compared'
             else 'active'
         end as status,
-        row_number() over (order by total_amount desc, previous_total_amount desc, exchange) as rank
-    from by_exchange
+        row_number() over (order by total_amount desc, previous_landed_amount desc, exchange) as rank
+    from compared
 )
 
 select * from final

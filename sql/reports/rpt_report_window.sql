@@ -15,6 +15,9 @@ final as (
         datediff('hour', report_start, report_end) as period_hours,
         report_start - (report_end - report_start) as previous_start,
         {{ history_start() }} as history_start,
+        -- the first ISO week the endpoint covers whole: the rank counts weeks from here, whatever was fetched
+        cast(date_trunc('week', {{ history_start() }} - interval 1 microsecond) + interval 7 day as date)
+            as first_full_week_start,
         cast(date_trunc('week', report_start) as date) as report_week_start,
         -- ranking and the weekly z-score compare ISO weeks; another range is not ranked among them
         datediff('hour', report_start, report_end) = 168

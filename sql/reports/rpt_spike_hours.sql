@@ -1,6 +1,7 @@
 -- one row per asset × covered hour of the report period, with a robust z-score of its liquidated USD
 -- Robust: z = (ln(1 + usd) - median) / (1.4826 · MAD) over the same asset's covered hours in the 28 days
--- before the hour, so one giant hour does not hide the next one; at least 7 days of baseline are required.
+-- before the hour, so one giant hour does not hide the next one. Only an hour whose 28 days are all covered
+-- (672 hours) is tested: near the history's start a z against a few days would not be the stated method.
 {{ config(materialized='table') }}
 
 with report_window as (select * from {{ ref('rpt_report_window') }}),
@@ -41,12 +42,13 @@ final as (
         short_amount,
         exp(baseline_median) - 1 as baseline_median_amount,
         baseline_hours,
+        baseline_hours = 28 * 24 as is_testable,
         case
-            when baseline_hours >= 168 and baseline_mad > 0
+            when baseline_hours = 28 * 24 and baseline_mad > 0
                 then (log_amount - baseline_median) / (1.4826 * baseline_mad)
         end as robust_z,
         coalesce(
-            baseline_hours >= 168 and baseline_mad > 0
+            baseline_hours = 28 * 24 and baseline_mad > 0
             and (log_amount - baseline_median) / (1.4826 * baseline_mad) >= 3.5,
             false
         ) as is_spike

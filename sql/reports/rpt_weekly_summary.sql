@@ -94,7 +94,8 @@ dominant_exchange as (
     group by asset
 ),
 
--- a cross-venue wave lights most exchanges on the same day; a local event only one
+-- a cross-venue wave lights most exchanges within a day of the biggest day (a cascade that spans midnight
+-- peaks on two days); a local event is carried by one or two venues
 exchange_days as (
     select hourly_by_exchange.asset, hourly_by_exchange.exchange, cast(hourly_by_exchange.hour as date) as day,
         sum(hourly_by_exchange.total_amount) as total_amount
@@ -112,11 +113,38 @@ exchange_peaks as (
     group by asset, exchange
 ),
 
+biggest_day_venues as (
+    select
+        exchange_days.asset,
+        exchange_days.exchange,
+        exchange_days.total_amount,
+        exchange_days.total_amount / nullif(sum(exchange_days.total_amount) over (partition by exchange_days.asset), 0)
+            as share_of_day,
+        row_number() over (partition by exchange_days.asset order by exchange_days.total_amount desc,
+                           exchange_days.exchange) as venue_rank
+    from exchange_days
+    inner join biggest_day
+        on biggest_day.asset = exchange_days.asset
+        and biggest_day.biggest_day = exchange_days.day
+),
+
+top_venues as (
+    select
+        asset,
+        list(exchange order by venue_rank) as top_venues_on_biggest_day,
+        sum(share_of_day) as top_venues_share_of_biggest_day
+    from biggest_day_venues
+    where venue_rank <= 2 and total_amount > 0
+    group by asset
+),
+
 exchange_waves as (
     select
         exchange_peaks.asset,
         count(*) as exchanges_active,
-        count(*) filter (where exchange_peaks.peak_day = biggest_day.biggest_day) as exchanges_peaking_on_biggest_day
+        count(*) filter (where exchange_peaks.peak_day = biggest_day.biggest_day) as exchanges_peaking_on_biggest_day,
+        count(*) filter (where abs(datediff('day', exchange_peaks.peak_day, biggest_day.biggest_day)) <= 1)
+            as exchanges_peaking_near_biggest_day
     from exchange_peaks
     inner join biggest_day on biggest_day.asset = exchange_peaks.asset
     group by exchange_peaks.asset
@@ -169,9 +197,18 @@ final as (
         coalesce(spike_counts.spike_hours, 0) as spike_hours,
         coalesce(exchange_waves.exchanges_active, 0) as exchanges_active,
         coalesce(exchange_waves.exchanges_peaking_on_biggest_day, 0) as exchanges_peaking_on_biggest_day,
-        -- most venues peaking on the same day is a market-wide cascade, not one venue's event
-        coalesce(2 * exchange_waves.exchanges_peaking_on_biggest_day > exchange_waves.exchanges_active, false)
+        coalesce(exchange_waves.exchanges_peaking_near_biggest_day, 0) as exchanges_peaking_near_biggest_day,
+        top_venues.top_venues_on_biggest_day,
+        top_venues.top_venues_share_of_biggest_day,
+        -- most of at least 3 venues peaking within a day of the biggest is a market-wide cascade
+        coalesce(exchange_waves.exchanges_active >= 3
+                 and 2 * exchange_waves.exchanges_peaking_near_biggest_day > exchange_waves.exchanges_active, false)
             as is_cross_venue_wave,
+        -- otherwise "concentrated" only when one or two venues carried most of the biggest day
+        coalesce(exchange_waves.exchanges_active >= 3
+                 and 2 * exchange_waves.exchanges_peaking_near_biggest_day <= exchange_waves.exchanges_active
+                 and top_venues.top_venues_share_of_biggest_day > 0.5, false)
+            as is_concentrated_on_few_venues,
         dominant_exchange.dominant_exchange,
         dominant_exchange.dominant_exchange_share,
         coalesce(current_period.hours_covered, 0) as hours_covered,
@@ -186,6 +223,7 @@ final as (
     left join dominant_exchange on dominant_exchange.asset = assets.asset
     left join spike_counts on spike_counts.asset = assets.asset
     left join exchange_waves on exchange_waves.asset = assets.asset
+    left join top_venues on top_venues.asset = assets.asset
 )
 
 select * from final

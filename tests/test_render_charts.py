@@ -1,0 +1,51 @@
+"""Chart geometry, given rows in and the figure out: where the marks land, what the legend shows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from report.render import charts
+
+START = datetime(2025, 2, 24)
+
+
+def hours(**overrides: tuple[float, float]) -> list[dict]:
+    """168 covered hours of 1M short and 1M long; `h<offset>=(short, long)` sets one hour."""
+    rows = []
+    for k in range(168):
+        short, long = overrides.get(f"h{k}", (1e6, 1e6))
+        rows.append({"hour": START + timedelta(hours=k), "is_covered": True, "short_amount": short,
+                     "long_amount": long})
+    return rows
+
+
+def markers(figure, symbol: str) -> list[tuple[float, float]]:
+    (ax,) = figure.axes
+    return [(x, y) for line in ax.lines if line.get_marker() == symbol
+            for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)]
+
+
+def test_spike_markers_of_consecutive_hours_sit_beyond_the_runs_tallest_bar():
+    # SOL on Fri 14–16h: the 15:00 and 16:00 markers sat inside the taller 14:00 bar beside them
+    rows = hours(h110=(30e6, 1e6), h111=(12e6, 1e6), h112=(8e6, 1e6), h113=(25e6, 1e6), h40=(1e6, 9e6))
+    spikes = tuple(START + timedelta(hours=k) for k in (111, 112, 40))
+    figure = charts.hourly_mirrored(rows, spike_hours=spikes)
+    up = markers(figure, "^")
+    assert [round(x - 0.5) for x, _ in up] == [111, 112]  # each spike keeps its own hour
+    assert len({y for _, y in up}) == 1  # one height for the run
+    assert all(y > 30e6 for _, y in up)  # beyond the tallest bar within an hour of the run (14:00's 30M)
+    (down,) = markers(figure, "v")
+    assert down[0] == 40.5 and down[1] < -9e6
+
+
+def test_the_spike_legend_shows_each_marker_the_chart_draws():
+    def legend_markers(figure) -> set[str]:
+        return {artist.get_marker() for artist in figure.artists if hasattr(artist, "get_marker")}
+
+    both = hours(h40=(1e6, 9e6), h90=(9e6, 1e6))
+    two_sided = charts.hourly_mirrored(both, spike_hours=(START + timedelta(hours=40),
+                                                          START + timedelta(hours=90)))
+    assert legend_markers(two_sided) == {"^", "v"}
+    longs_only = charts.hourly_mirrored(both, spike_hours=(START + timedelta(hours=40),))
+    assert legend_markers(longs_only) == {"v"}
+    assert legend_markers(charts.hourly_mirrored(both)) == set()
