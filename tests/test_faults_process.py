@@ -67,6 +67,14 @@ def requested_again(request_log: list[dict], done: list[tuple[str, str, str]]) -
             if any(a == window[0] and start < window[2] and window[1] < end for a, start, end in asked)]
 
 
+def wait_for_request(sim, count_before: int, process, timeout_s: float = 60.0) -> None:
+    """Until the simulator has seen a request from this fetch (or the process ended)."""
+    deadline = time.monotonic() + timeout_s
+    while sim.request_count == count_before and process.poll() is None:
+        assert time.monotonic() < deadline, "the fetch made no request"
+        time.sleep(0.01)
+
+
 def test_fetch_resumes_after_kill_without_duplicates(tmp_path):
     (tmp_path / "liqreport.toml").write_text("page_size = 50\n")  # several pages a window
     landing = tmp_path / "out" / "landing"
@@ -77,7 +85,10 @@ def test_fetch_resumes_after_kill_without_duplicates(tmp_path):
             done_before = complete_windows(landing)
             log_start = sim.request_count
             with start_fetch(sim, tmp_path) as process:
-                time.sleep(rng.uniform(0.8, 2.8))
+                # kill at a random moment of the fetch itself, not of the interpreter's start (which took
+                # longer than the old fixed 0.8-2.8 s on a loaded machine, so no kill hit a window)
+                wait_for_request(sim, log_start, process)
+                time.sleep(rng.uniform(0.05, 1.5))
                 process.kill()
                 process.wait(timeout=10)
                 process.stderr.read()
