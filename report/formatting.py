@@ -325,11 +325,11 @@ def price_move(fraction: float | None) -> str:
 
 
 def move(fraction: float | None) -> str:
-    """A price move in a table: +15.3%, -8.2% (one decimal: price moves are small numbers); '–' without."""
+    """A price move in a table: +15.3%, −8.2% (one decimal: price moves are small numbers); '–' without."""
     if fraction is None:
         return MISSING
     text = f"{fraction * 100:+.1f}%"
-    return "0.0%" if text in ("+0.0%", "-0.0%") else text
+    return "0.0%" if text in ("+0.0%", "-0.0%") else text.replace("-", MINUS)
 
 
 def percent(value: float | None) -> str:
@@ -343,7 +343,7 @@ def correlation(value: float | None) -> str:
     """Pearson's r to two decimals, with a real minus sign: −0.68."""
     if value is None:
         return MISSING
-    return f"{value:+.2f}".replace("-", "−").replace("+0.00", "0.00").replace("−0.00", "0.00")
+    return f"{value:+.2f}".replace("-", MINUS).replace("+0.00", "0.00").replace(f"{MINUS}0.00", "0.00")
 
 
 def price_level(value: float | None) -> str:

@@ -169,7 +169,7 @@ def test_the_build_reads_closes_and_returns_from_the_landed_pages(tmp_path):
     with running_simulator() as sim:
         settings = sim_settings(sim, tmp_path, assets=("btc",))
         pipeline.fetch(settings, WEEK, log=QUIET)
-        served = simulator_rows(sim, BTC, pipeline.fetch_start(WEEK), WEEK.end)
+        served = simulator_rows(sim, BTC, pipeline.fetch_start(settings, WEEK), WEEK.end)
     pipeline.build(settings, WEEK, log=QUIET)
     closes = {datetime.fromtimestamp(row["timestamp"] / 1000, UTC).replace(tzinfo=None): float(row["close"])
               for row in served if row["close"] is not None}

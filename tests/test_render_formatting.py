@@ -13,10 +13,12 @@ import pytest
 from report.formatting import (
     WEEK_WORDS,
     change,
+    correlation,
     count,
     exchange_label,
     exchange_name,
     iso_z,
+    move,
     period_dates,
     period_words,
     rank_words,
@@ -48,6 +50,9 @@ def test_changes_shares_and_counts_for_people():
     assert side_share(0.89) == ("long", "89% long") and side_share(0.47) == ("short", "53% short")
     assert count(1234) == "1,234" and count(None) == "–"
     assert zscore(4.91) == "+4.9" and zscore(-2.06) == "−2.1" and zscore(0.03) == "0.0"
+    # the price columns too: the email's and the report's move beside a change in one table row
+    assert move(-0.082) == "−8.2%" and move(0.153) == "+15.3%" and move(-0.0001) == "0.0%"
+    assert correlation(-0.681) == "−0.68" and correlation(-0.001) == "0.00"
 
 
 def test_ranks_say_which_end_is_the_top():

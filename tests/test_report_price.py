@@ -53,8 +53,8 @@ def land_week(output: Path) -> Settings:
                             api_key=DEMO_API_KEY)
         pipeline.fetch(settings, WEEK, log=lambda line: None)
         shutil.rmtree(settings.landing_dir / "trades_ohlcv" / "asset=xrp")
-        land_simulated_prices(settings.with_(assets=("xrp",)), simulator.base_url, pipeline.fetch_start(WEEK),
-                              XRP_CUT)
+        land_simulated_prices(settings.with_(assets=("xrp",)), simulator.base_url,
+                              pipeline.fetch_start(settings, WEEK), XRP_CUT)
     return settings
 
 
@@ -262,7 +262,7 @@ def test_the_cross_asset_table_ranks_liquidations_per_1pct_move_below_the_first_
         asset = row[0].lower()
         assert usd(per_pct[asset]) in row
         if asset in expected:
-            assert f"{expected[asset]['change'] * 100:+.1f}%" == row[1]
+            assert f"{expected[asset]['change'] * 100:+.1f}%".replace("-", "\N{MINUS SIGN}") == row[1]
         else:
             assert row[1] == "–" and row[-1] == "60/168"  # partial: no move, and the hours it rests on
     assert rows[3] == ["DOGE", "no price: no access"] and rows[4] == ["QUIET", "no price: no instrument"]
@@ -336,7 +336,7 @@ def test_the_email_gives_each_assets_move_and_liquidations_per_1pct_move(priced)
         expected = expected_price(priced, asset)
         assert (f"{asset.upper()} {words(expected['change'])}; {usd(expected['per_pct_move'])} liquidated "
                 "per 1% of hourly price moves") in plain
-        assert f"{expected['change'] * 100:+.1f}%" in html
+        assert f"{expected['change'] * 100:+.1f}%".replace("-", "\N{MINUS SIGN}") in html
     assert "no price: no access" in plain and "no price: no instrument" in plain
     assert ">Price</th>" in html
 
