@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from report.errors import storage_error
-from report.files import fsync_dir
+from report.errors import StorageError, storage_error
+from report.files import fsync_dir, storage_errors
 
 # Files delivery writes about a period that a re-render must keep: the email's sent marker (so a rerun
 # does not mail the period again, report/deliver/email.py).
@@ -30,9 +30,28 @@ def staged(target: Path) -> Iterator[Path]:
         swap_in(staging, target)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        if (full_disk := storage_error(exc, target)) is not None:  # name the report, not the temp folder
-            raise full_disk from None
+        if (full_disk := storage_error(exc, target)) is not None:
+            raise final_name(full_disk, staging, target) from None
         raise
+
+
+def final_name(error: StorageError, staging: Path, target: Path) -> StorageError:
+    """The error naming the file by the path it was being written for (target/…), not the staging folder
+    that is gone by the time anyone reads the message."""
+    path = Path(error.path) if isinstance(error.path, (str, Path)) else None
+    if path is None or not path.is_relative_to(staging):
+        return error
+    return StorageError(error.reason, target / path.relative_to(staging))
+
+
+def write_file(path: Path, data: str | bytes) -> Path:
+    """One file of the report folder; a full disk names it (staged() gives it its final path)."""
+    with storage_errors(path):
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+    return path
 
 
 def swap_in(staging: Path, target: Path) -> None:

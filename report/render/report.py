@@ -20,11 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from report.errors import RenderError
+from report.files import storage_errors
 from report.formatting import PeriodWords, period_dates, period_words
 from report.periods import Period
 from report.render import charts, data, sections, summary
 from report.render.cache import CACHE_DIR, ChartCache, Drawn
-from report.render.folder import staged
+from report.render.folder import staged, write_file
 from report.settings import SQL_DIR, Settings
 from report.templating import render
 
@@ -134,11 +135,11 @@ def write_charts(folder: Path, drawn: list[Drawn]) -> list[Path]:
     written = []
     for chart in drawn:
         svg = folder / chart.spec.file
-        svg.write_text(standalone_svg(chart.svg), encoding="utf-8")
+        write_file(svg, standalone_svg(chart.svg))
         written.append(svg)
         if chart.png is not None:
             png = folder / chart.spec.png_file
-            png.write_bytes(chart.png)
+            write_file(png, chart.png)
             written.append(png)
     return written
 
@@ -157,12 +158,12 @@ def copy_build_outputs(folder: Path, settings: Settings) -> list[Path]:
         (folder / "data").mkdir()
         for path in sorted(exports.iterdir()):
             if path.is_file() and path.suffix in (".csv", ".parquet", ".md"):
-                copied.append(Path(shutil.copyfile(path, folder / "data" / path.name)))
+                with storage_errors(folder / "data" / path.name):
+                    copied.append(Path(shutil.copyfile(path, folder / "data" / path.name)))
     run_results = settings.warehouse_path.parent / "run_results.json"
     if run_results.is_file():
         published = folder / "run_results.json"
-        published.write_text(publishable_run_results(run_results.read_text(encoding="utf-8")),
-                             encoding="utf-8")
+        write_file(published, publishable_run_results(run_results.read_text(encoding="utf-8")))
         copied.append(published)
     return copied
 
@@ -190,7 +191,7 @@ def write_documents(folder: Path, report: Report, drawn: list[Drawn], written: l
                                            report.charts, report.order, demo=report.demo,
                                            generated_at=datetime.now(UTC), files=files)
     html_path = folder / "report.html"
-    html_path.write_text(render("report.html", page_context(report, drawn, report_summary)), encoding="utf-8")
+    write_file(html_path, render("report.html", page_context(report, drawn, report_summary)))
     documents = [html_path]
     if pdf:
         from report.render.pdf import write_pdf
@@ -198,7 +199,8 @@ def write_documents(folder: Path, report: Report, drawn: list[Drawn], written: l
         # the same page, each chart an SVG image: the PDF engine then styles the page's own elements only,
         # not every path and label of 27 charts (a third of its time)
         printed = render("report.html", page_context(report, drawn, report_summary, images=True))
-        documents.append(write_pdf(printed, folder / "report.pdf"))
+        with storage_errors(folder / "report.pdf"):
+            documents.append(write_pdf(printed, folder / "report.pdf"))
         log(f"PDF: {documents[-1].stat().st_size / 1e6:.1f} MB")
     documents.append(summary.write_json(folder / "summary.json", report_summary))
     return documents

@@ -14,6 +14,7 @@ from pathlib import Path
 from report.formatting import iso_z, period_words, verdict
 from report.periods import Period, isoformat_z
 from report.render.data import ReportData
+from report.render.folder import write_file
 from report.render.sections import ChartSpec
 from report.settings import Settings
 
@@ -210,8 +211,7 @@ def price_summary(row: dict | None) -> dict | None:
 
 
 def write_json(path: Path, document: dict) -> Path:
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+    return write_file(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 def write_manifest(folder: Path, files: list[Path]) -> Path:
