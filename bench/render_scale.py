@@ -27,9 +27,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from report import pipeline
 from report.periods import iso_week
-from report.settings import DEMO_ASSETS, Settings
+from report.settings import DEMO_ASSETS
 from report.simulator import DEMO_API_KEY, running_simulator
 
 WEEK = iso_week("2025-W09")
@@ -63,21 +62,28 @@ def assets_for(count: int) -> tuple[str, ...]:
     return (DEMO_ASSETS + extra)[:count]
 
 
-def land(count: int, log) -> Path:
-    landing_root = RESULTS / f"landing-{count}"
-    with running_simulator(seed=7, now=SIMULATOR_NOW) as simulator:
-        settings = Settings(output_dir=landing_root, assets=assets_for(count), base_url=simulator.base_url,
-                            api_key=DEMO_API_KEY)
-        log(f"landing (once) {count} assets …")
-        pipeline.fetch(settings, WEEK, log=lambda line: None)  # landed, settled windows are skipped
-    return landing_root / "landing"
+def land_with(tree: Path, name: str, assets: tuple[str, ...], log) -> Path:
+    """The demo week landed by `tree`'s own fetcher (its landing layout: a baseline from before manifest v3
+    cannot read a landing the current fetcher writes), from one simulator of this tree with the same seed
+    and clock, so both trees render the same numbers' shape."""
+    output = RESULTS / f"landing-{name}"
+    if not (output / "landing").is_dir():
+        with running_simulator(seed=7, now=SIMULATOR_NOW) as simulator:
+            log(f"landing (once) {len(assets)} assets with {tree} …")
+            subprocess.run([str(liqreport(tree)), "fetch", "--output-dir", str(output), "--week", WEEK.label,
+                            "--assets", ",".join(assets)], check=True, capture_output=True,
+                           env=quiet_env() | {"KAIKO_BASE_URL": simulator.base_url,
+                                              "KAIKO_API_KEY": DEMO_API_KEY})
+    return output / "landing"
 
 
 def prepare(tree: Path, name: str, landing: Path, assets: tuple[str, ...], log) -> Path:
-    """An output folder for `tree` holding the shared landing zone and the warehouse its models build."""
+    """An output folder for `tree` holding its landing zone and the warehouse its models build."""
     output = RESULTS / name
     output.mkdir(parents=True, exist_ok=True)
     link = output / "landing"
+    if link.is_symlink() and link.resolve() != landing.resolve():
+        link.unlink()
     if not link.exists():
         link.symlink_to(landing.resolve(), target_is_directory=True)
     log(f"building {name} with {tree} …")
@@ -139,10 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     if not liqreport(args.baseline).is_file():
         parser.error(f"{args.baseline} has no .venv/bin/liqreport: run `make .venv/bin/.installed` there")
     assets = assets_for(args.assets)
-    landing = land(args.assets, log)
     trees = {"baseline": args.baseline.resolve(), "current": CURRENT}
-    outputs = {name: prepare(tree, f"{name}-{args.assets}", landing, assets, log)
+    outputs = {name: prepare(tree, f"{name}-{args.assets}",
+                             land_with(tree, f"{name}-{args.assets}", assets, log), assets, log)
                for name, tree in trees.items()}
+    empty = [name for name, output in outputs.items() if not chart_seconds(trees[name], output, assets)]
+    if empty:
+        parser.error(f"{', '.join(empty)} drew no chart from its landing: the comparison would be empty")
     cpu: dict[str, list[float]] = {name: [] for name in trees}
     for run in range(args.repeat):
         for name, tree in trees.items():
