@@ -170,3 +170,66 @@ def test_no_table_has_a_column_without_a_value(demo_week):
         for column in range(width):
             values = {row[column] for row in cells if len(row) == width}
             assert values - EMPTY, (table.get("id"), column)
+
+
+# Chart labels as matplotlib writes them (one x, one y, an anchor, a no-op rotation), one with a per-glyph dx
+# list (WeasyPrint's own path), a bold one and one with '$' and a minus sign.
+LABELS_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="300pt" height="120pt" viewBox="0 0 300 120">'
+    '<path d="M 150 0 L 150 120" stroke="#000" stroke-width="0.5"/>'
+    '<text x="150" y="20" transform="rotate(-0 150 20)" font-size="10.5px" font-family="DejaVu Sans" '
+    'text-anchor="start" fill="#1f2328">Binance (binc)</text>'
+    '<text x="150" y="40" font-size="10.5px" font-family="DejaVu Sans" text-anchor="middle" '
+    'fill="#b8460b">$100M −4.5%</text>'
+    '<text x="150" y="60" font-size="10.5px" font-family="DejaVu Sans" text-anchor="end" '
+    'fill="#1f2328">HTX (Huobi) (hbdm)</text>'
+    '<text x="150" y="80" font-size="12px" font-family="DejaVu Sans" font-weight="bold" '
+    'text-anchor="middle" fill="#1f2328">Mon 24 Feb</text>'
+    '<text x="20" y="100" dx="0 4 4 4" font-size="10.5px" font-family="DejaVu Sans" fill="#1f2328">'
+    'spaced</text></svg>')
+
+
+def labels_page() -> str:
+    import base64
+
+    uri = "data:image/svg+xml;base64," + base64.b64encode(LABELS_SVG.encode()).decode("ascii")
+    return f'<html><body><img src="{uri}" style="width: 300pt"></body></html>'
+
+
+def test_chart_labels_drawn_as_one_run_land_where_weasyprint_draws_them_letter_by_letter(tmp_path):
+    """The PDF's chart texts are laid out once a label (render/pdf.py): same place, same glyphs, same anchor
+    as WeasyPrint's own letter-by-letter drawing, which keeps the texts it cannot draw as one run."""
+    import weasyprint.svg
+    from PIL import Image, ImageChops
+
+    from report.render.pdf import one_run_svg_text
+
+    if not shutil.which("pdftoppm"):
+        pytest.skip("needs poppler-utils' pdftoppm")
+    document = layout(labels_page())
+    document.write_pdf(tmp_path / "letters.pdf", uncompressed_pdf=True)
+    with one_run_svg_text():
+        document.write_pdf(tmp_path / "runs.pdf", uncompressed_pdf=True)
+    assert weasyprint.svg.TAGS["text"] is weasyprint.svg.text  # WeasyPrint's own drawing is back after it
+
+    def text_matrices(name: str) -> int:  # one `Tm` a drawn run: a letter each, or a label each
+        return len(re.findall(rb" Tm\b", (tmp_path / name).read_bytes()))
+
+    # the four plain labels (47 letters; a space is not drawn) become four runs; "spaced" (dx list) stays
+    # 6 letters
+    assert text_matrices("letters.pdf") == 47 + 6
+    assert text_matrices("runs.pdf") == 4 + 6
+
+    def raster(name: str) -> Image.Image:
+        subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(tmp_path / name),
+                        str(tmp_path / name)], check=True)
+        return Image.open(tmp_path / f"{name}.png").convert("L")
+
+    letters, runs = raster("letters.pdf"), raster("runs.pdf")
+
+    def dark(image: Image.Image) -> int:
+        return image.point(lambda value: 255 if value > 128 else 0).histogram()[255]
+
+    ink, moved = dark(ImageChops.invert(letters)), dark(ImageChops.difference(letters, runs))
+    assert ink > 500
+    assert moved < 0.05 * ink, (moved, ink)  # kerning and anti-aliasing only; a label 3 pt off moves ~all

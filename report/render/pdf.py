@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from math import inf
 from pathlib import Path
 
 from report.errors import RenderError
@@ -20,5 +22,101 @@ def layout(html: str):
 
 
 def write_pdf(html: str, pdf_path: Path) -> Path:
-    layout(html).write_pdf(str(pdf_path))
+    document = layout(html)
+    with one_run_svg_text():  # the charts are drawn (SVG images painted) while the PDF is written
+        document.write_pdf(str(pdf_path))
     return pdf_path
+
+
+# WeasyPrint draws every SVG <text> a letter at a time: one Pango layout for the whole string, then a layout
+# and a re-layout for each letter, so that per-glyph x/y/dx/dy/rotate lists can move each one. The charts'
+# ~500 labels are plain runs (one x, one y), and letter by letter they were a fifth of the PDF's CPU. A run
+# with nothing to place glyph by glyph is laid out once and drawn as one line (Pango's own glyph advances,
+# kerning included); any other text goes to WeasyPrint's own code.
+GLYPH_PLACEMENT = ("dx", "dy", "rotate", "textLength", "letter-spacing", "display-anchor",
+                   "dominant-baseline", "alignment-baseline", "direction")
+
+
+def is_plain_run(node) -> bool:
+    if not node.text or any(node.get(name) is not None for name in GLYPH_PLACEMENT):
+        return False
+    return all(_single_number(node.get(axis)) for axis in ("x", "y"))
+
+
+def _single_number(value: str | None) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+@contextmanager
+def one_run_svg_text():
+    import weasyprint.svg as svg_module
+
+    letter_by_letter = svg_module.TAGS["text"]
+
+    def text(svg, node, font_size):
+        if not is_plain_run(node):
+            return letter_by_letter(svg, node, font_size)
+        return _draw_run(svg, node, font_size)
+
+    # draw_node recognises text elements by comparing TAGS[tag] with the module's `text`: swap both
+    tags = [tag for tag, drawer in svg_module.TAGS.items() if drawer is letter_by_letter]
+    svg_module.text = text
+    svg_module.TAGS.update(dict.fromkeys(tags, text))
+    try:
+        yield
+    finally:
+        svg_module.text = letter_by_letter
+        svg_module.TAGS.update(dict.fromkeys(tags, letter_by_letter))
+
+
+def _draw_run(svg, node, font_size) -> None:
+    """weasyprint.svg.text.text for one plain run: its style, bounding box and cursor, one layout."""
+    from weasyprint.draw.text import draw_emojis, draw_first_line
+    from weasyprint.matrix import Matrix
+    from weasyprint.svg.bounding_box import extend_bounding_box
+    from weasyprint.svg.text import TextBox
+    from weasyprint.text.line_break import split_first_line
+
+    style = _run_style(svg, node, font_size)
+    pango_layout, _, _, width, height, baseline = split_first_line(node.text, style, svg.context, inf, 0)
+    x, y = float(node.get("x")), float(node.get("y"))
+    svg.cursor_d_position = [0, 0]
+    svg.cursor_position = x + width, y
+    node.text_bounding_box = extend_bounding_box(
+        node.text_bounding_box, ((x, y - baseline), (x + width, y - baseline + height)))
+
+    svg.stream.push_state()
+    fill, stroke = svg.set_graphical_state(node, font_size)
+    svg.stream.begin_text()
+    pango_layout.reactivate(style)
+    svg.fill_stroke(fill, stroke, text=True)
+    text_box = TextBox(pango_layout, style)
+    text_box.baseline = baseline
+    emojis = draw_first_line(svg.stream, text_box, "none", "none", Matrix(d=-1, e=x, f=y))
+    svg.stream.end_text()
+    svg.stream.pop_state()
+    draw_emojis(svg.stream, style, x, y, emojis)
+
+
+def _run_style(svg, node, font_size):
+    """The style WeasyPrint's SVG text gives a node (its initial values, font family, style, weight, size)."""
+    from weasyprint.css.properties import INITIAL_VALUES
+    from weasyprint.svg.text import Style
+
+    style = Style()
+    style.update(INITIAL_VALUES)
+    style.font_config = svg.font_config
+    style["font_family"] = [font.strip("\"'") for font in node.get("font-family", "sans-serif").split(",")]
+    style["font_style"] = node.get("font-style", "normal")
+    weight = node.get("font-weight", 400)
+    weight = {"normal": 400, "bold": 700}.get(weight, weight)
+    try:
+        style["font_weight"] = int(weight)
+    except ValueError:
+        style["font_weight"] = 400
+    style["font_size"] = font_size
+    return style
