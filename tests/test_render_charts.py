@@ -20,7 +20,8 @@ def hours(**overrides: tuple[float, float]) -> list[dict]:
 
 
 def markers(figure, symbol: str) -> list[tuple[float, float]]:
-    (ax,) = figure.axes
+    # the liquidation bars' plot area (charts.Plot); the price line has one of its own
+    ax = next(artist for artist in figure.artists if isinstance(artist, charts.Plot))
     return [(x, y) for line in ax.lines if line.get_marker() == symbol
             for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)]
 
@@ -49,3 +50,26 @@ def test_the_spike_legend_shows_each_marker_the_chart_draws():
     longs_only = charts.hourly_mirrored(both, spike_hours=(START + timedelta(hours=40),))
     assert legend_markers(longs_only) == {"v"}
     assert legend_markers(charts.hourly_mirrored(both)) == set()
+
+
+def test_a_plot_places_marks_where_an_axes_with_the_same_limits_would():
+    """charts.Plot stands in for an Axes (axis off): the same data, axes and blended transforms, inverted
+    limits included, so every chart drew the same SVG without an Axes' ticks and spines."""
+    from matplotlib.figure import Figure
+
+    bounds = (0.13, 0.2, 0.8, 0.7)
+    for xlim, ylim in (((-0.6, 6.4), (-3e6, 5e6)), ((-0.5, 6.5), (4.5, -0.5))):
+        figure = Figure(figsize=(4.8, 2.3), dpi=72)
+        ax = figure.add_axes(bounds)
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
+        plot = charts.Plot(figure, bounds)
+        plot.set_xlim(*xlim)
+        plot.set_ylim(*ylim)
+        points = [(xlim[0], ylim[0]), (3.2, 1.5e6 if ylim[0] < 0 else 2.0), (xlim[1], ylim[1])]
+        for mine, theirs in ((plot.transData, ax.transData), (plot.transAxes, ax.transAxes),
+                             (plot.get_xaxis_transform(), ax.get_xaxis_transform()),
+                             (plot.get_yaxis_transform(), ax.get_yaxis_transform())):
+            assert mine.transform(points).round(6).tolist() == theirs.transform(points).round(6).tolist()
+        line = plot.add_line(charts.Line2D([0, 1], [0, 1]))
+        assert line.get_transform() == plot.transData and plot.lines == [line] and line in plot.get_children()
