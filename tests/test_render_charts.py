@@ -73,3 +73,26 @@ def test_a_plot_places_marks_where_an_axes_with_the_same_limits_would():
             assert mine.transform(points).round(6).tolist() == theirs.transform(points).round(6).tolist()
         line = plot.add_line(charts.Line2D([0, 1], [0, 1]))
         assert line.get_transform() == plot.transData and plot.lines == [line] and line in plot.get_children()
+
+
+def test_labels_measured_once_for_all_charts_give_the_same_svg_and_png(monkeypatch):
+    """One text-metrics cache for every chart (charts.TEXT_METRICS): what it returns for an SVG label and
+    for the same label in a 2x PNG are different sizes, and each chart comes out byte for byte as with
+    matplotlib's own per-figure cache."""
+    import matplotlib.text
+
+    rows = hours(h40=(1e6, 9e6), h90=(9e6, 1e6))
+    spikes = (START + timedelta(hours=40),)
+
+    def drawn():
+        return charts.render("hourly", (rows,), {"spike_hours": spikes}, "t", True)
+
+    monkeypatch.setattr(matplotlib.text, "_get_text_metrics_with_cache", charts._measure_text)
+    own = drawn()
+    monkeypatch.undo()
+    assert matplotlib.text._get_text_metrics_with_cache is charts.shared_text_metrics
+    charts.TEXT_METRICS.clear()
+    assert drawn() == own  # every label measured
+    kinds = {key[0].__name__ for key in charts.TEXT_METRICS}
+    assert kinds == {"RendererSVG", "RendererAgg"}
+    assert drawn() == own  # every label from the cache
