@@ -672,7 +672,8 @@ def reference_pattern(attribute: str) -> re.Pattern:
 
 
 def compact(parent: ElementTree.Element) -> None:
-    """Drop clip paths, metadata and empty or attribute-less groups; styles become attributes; in place."""
+    """Drop clip paths, metadata, no-op rotations and empty or attribute-less groups; styles become
+    attributes; in place."""
     index = 0
     while index < len(parent):
         child = parent[index]
@@ -681,6 +682,8 @@ def compact(parent: ElementTree.Element) -> None:
             del parent[index]
             continue
         child.attrib.pop("clip-path", None)
+        if child.get("transform", "").startswith("rotate(-0 "):  # matplotlib's on every unrotated text
+            del child.attrib["transform"]
         style = child.attrib.pop("style", None)
         if style:
             for declaration in style.split(";"):
