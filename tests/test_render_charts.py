@@ -96,3 +96,24 @@ def test_labels_measured_once_for_all_charts_give_the_same_svg_and_png(monkeypat
     kinds = {key[0].__name__ for key in charts.TEXT_METRICS}
     assert kinds == {"RendererSVG", "RendererAgg"}
     assert drawn() == own  # every label from the cache
+
+
+def test_the_email_png_is_the_chart_at_twice_its_size_on_solid_white():
+    """Agg's pixels straight to a 256-colour PNG (render/charts.py png_bytes): 960 px for the email's 480 px
+    slot, opaque (dark-mode clients invert transparency), and the picture matplotlib itself would save."""
+    import io
+
+    from PIL import Image, ImageChops, ImageStat
+
+    figure = charts.hourly_mirrored(hours(h40=(1e6, 9e6), h90=(9e6, 1e6)), spike_hours=(START,))
+    with Image.open(io.BytesIO(charts.png_bytes(figure))) as png:
+        assert png.mode == "P" and png.size == (960, round(figure.get_figheight() * 200))
+        assert "transparency" not in png.info
+        ours = png.convert("RGB")
+    saved = io.BytesIO()
+    figure.savefig(saved, format="png", dpi=200, facecolor="white")
+    with Image.open(saved) as theirs:
+        difference = ImageStat.Stat(ImageChops.difference(ours, theirs.convert("RGB")))
+    assert max(difference.mean) < 1.0  # the palette's rounding only
+    corners = {ours.getpixel(corner) for corner in ((0, 0), (959, 0), (0, ours.height - 1))}
+    assert min(min(corners)) >= 250  # white, as near as the palette's octree keeps it (254)
