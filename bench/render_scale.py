@@ -11,7 +11,8 @@ the process and its chart workers, interleaved baseline/current so that a busy m
 This tree's renders are cold (its chart cache, output/.cache/charts, emptied before each); a last set of
 warm renders shows what re-rendering the same week costs when no chart changed.
 The median chart is timed in-process, chart by chart (CPU time of building the figure and writing what the
-report embeds: PNG for the baseline, SVG — plus PNG for the email's — here).
+report embeds: PNG for the baseline, SVG — plus PNG for the email's — here). Last, this tree's cold render
+is split by phase in process (imports, marts, charts, HTML, PDF layout, PDF drawing, the rest).
 """
 
 from __future__ import annotations
@@ -54,6 +55,41 @@ for spec in gathered.charts:
         charts.render(spec.kind, spec.args, spec.kwargs, spec.name, spec.email)
     seconds.append(time.process_time() - started)
 print(json.dumps(seconds))
+"""
+
+# run inside this tree's venv: where one cold render's CPU goes (imports, marts, charts, pages, PDF)
+PHASE_TIMER = """
+import json, shutil, sys, time
+started = time.process_time()
+import weasyprint, weasyprint.document
+from report.render import charts, pdf, report
+imported = time.process_time()
+from pathlib import Path
+from report.periods import iso_week
+from report.settings import Settings
+output = Path(sys.argv[1])
+shutil.rmtree(output / ".cache", ignore_errors=True)
+phases = {"imports (WeasyPrint, matplotlib, DuckDB, Jinja)": imported - started}
+def timed(owner, name, phase):
+    original = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        begun = time.process_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            phases[phase] = phases.get(phase, 0) + time.process_time() - begun
+    setattr(owner, name, wrapper)
+timed(report, "gather", "marts read (DuckDB) and sections")
+timed(report, "render_charts", "charts (SVG, and PNG for the email)")
+timed(report, "render", "HTML pages (Jinja, twice)")
+timed(pdf, "layout", "PDF layout (WeasyPrint)")
+timed(weasyprint.document.Document, "write_pdf", "PDF drawing and writing (WeasyPrint)")
+begun = time.process_time()
+report.render_report(Settings(output_dir=output, assets=tuple(sys.argv[3].split(","))), iso_week(sys.argv[2]),
+                     pdf=True, log=lambda line: None)
+phases["the rest (files, summary, manifest)"] = time.process_time() - begun - sum(
+    value for key, value in phases.items() if not key.startswith("imports"))
+print(json.dumps(phases))
 """
 
 
@@ -119,6 +155,13 @@ def chart_seconds(tree: Path, output: Path, assets: tuple[str, ...]) -> list[flo
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def phase_seconds(output: Path, assets: tuple[str, ...]) -> dict[str, float]:
+    python = CURRENT / ".venv" / "bin" / "python"
+    done = subprocess.run([str(python), "-c", PHASE_TIMER, str(output), WEEK.label, ",".join(assets)],
+                          check=True, capture_output=True, text=True, cwd=CURRENT, env=quiet_env())
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def folder_facts(output: Path) -> dict:
     folder = output / "reports" / WEEK.label
     pdf = folder / "report.pdf"
@@ -159,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"render {run + 1}/{args.repeat} {name}: {cpu[name][-1]:.2f} CPU-s")
     warm = [render_cpu(CURRENT, outputs["current"], assets, cold=False) for _ in range(args.repeat)]
     charts = {name: chart_seconds(tree, outputs[name], assets) for name, tree in trees.items()}
+    phases = [phase_seconds(outputs["current"], assets) for _ in range(args.repeat)]
     facts = {name: folder_facts(outputs[name]) for name in trees}
     median = {name: statistics.median(values) for name, values in cpu.items()}
     commit = subprocess.run(["git", "-C", str(args.baseline), "rev-parse", "--short", "HEAD"],
@@ -176,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nrender CPU ratio current / baseline: {median['current'] / median['baseline']:.2f} (cold); "
           f"re-rendering the same week with every chart cached: {statistics.median(warm):.2f} CPU-s, "
           f"ratio {statistics.median(warm) / median['baseline']:.2f}")
+    print(f"\nwhere this tree's cold render goes, in process (CPU-s, median of {args.repeat}; the process "
+          "start and argument parsing are outside):")
+    for phase in phases[0]:
+        print(f"- {phase}: {statistics.median(run[phase] for run in phases):.2f}")
     return 0
 
 
