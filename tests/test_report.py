@@ -447,3 +447,27 @@ def test_summary_floats_do_not_carry_the_noise_of_parallel_sums():
     assert summary_module.steady({"a": [156905958.34084958], "b": 0.1 + 0.2, "c": 3, "d": None}) == {
         "a": [156905958.341], "b": 0.3, "c": 3, "d": None}
     assert summary_module.steady(156905958.34084958) == summary_module.steady(156905958.3408496)
+
+
+def test_settling_the_imported_modules_keeps_no_garbage_and_leaves_collection_on():
+    """render_report moves what the imports built out of the cycle collector's view (report/render/report.py
+    settle_imported_modules): garbage from before is collected first, and cycles made later still are."""
+    import gc
+    import weakref
+
+    from report.render import report as report_module
+
+    class Node:
+        pass
+
+    def cycle() -> weakref.ref:
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        return weakref.ref(first)
+
+    before = cycle()
+    report_module.settle_imported_modules.__wrapped__()
+    assert before() is None and gc.get_freeze_count() > 0 and gc.isenabled()
+    after = cycle()
+    gc.collect()
+    assert after() is None

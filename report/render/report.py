@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import gc
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from report.errors import RenderError
@@ -63,6 +65,7 @@ class Report:
 def render_report(settings: Settings, period: Period, *, pdf: bool = False, log: Log = print) -> Path:
     if pdf:
         _require_weasyprint()
+    settle_imported_modules()
     report = gather(settings, period)
     log(f"Rendering {len(report.charts)} charts for {len(settings.assets)} asset(s), {period.label}"
         f"{' — DEMO DATA' if report.demo else ''}.")
@@ -81,6 +84,17 @@ def _require_weasyprint() -> None:
         import weasyprint  # noqa: F401
     except ImportError:
         raise RenderError("PDF output needs WeasyPrint: pip install 'liqreport[pdf]'") from None
+
+
+@cache
+def settle_imported_modules() -> None:
+    """Once a process: what the imports built (matplotlib, WeasyPrint and the C declarations its cffi parsed,
+    DuckDB, Jinja: ~110,000 objects that live until the process ends) leaves the cycle collector's view. The
+    render's own garbage is still collected, but no collection walks those objects again, during the
+    render or at exit (~0.3-0.5 CPU-s of a 5-asset render, a tenth). Collected first, so nothing already
+    unreachable is kept."""
+    gc.collect()
+    gc.freeze()
 
 
 def gather(settings: Settings, period: Period) -> Report:
