@@ -172,8 +172,9 @@ def test_no_table_has_a_column_without_a_value(demo_week):
             assert values - EMPTY, (table.get("id"), column)
 
 
-# Chart labels as matplotlib writes them (one x, one y, an anchor, a no-op rotation), one with a per-glyph dx
-# list (WeasyPrint's own path), a bold one and one with '$' and a minus sign.
+# Chart labels as matplotlib writes them (one x, one y, an anchor, a no-op rotation; a two-line day label as
+# two translated texts), one with a per-glyph dx list (WeasyPrint's own path), a bold one and one with '$'
+# and a minus sign.
 LABELS_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="300pt" height="120pt" viewBox="0 0 300 120">'
     '<path d="M 150 0 L 150 120" stroke="#000" stroke-width="0.5"/>'
@@ -186,7 +187,10 @@ LABELS_SVG = (
     '<text x="150" y="80" font-size="12px" font-family="DejaVu Sans" font-weight="bold" '
     'text-anchor="middle" fill="#1f2328">Mon 24 Feb</text>'
     '<text x="20" y="100" dx="0 4 4 4" font-size="10.5px" font-family="DejaVu Sans" fill="#1f2328">'
-    'spaced</text></svg>')
+    'spaced</text>'
+    '<text transform="translate(230 100)" font-size="10.5px" font-family="DejaVu Sans">Mon</text>'
+    '<text transform="translate(232 112)" font-size="10.5px" font-family="DejaVu Sans">24</text>'
+    '</svg>')
 
 
 def labels_page() -> str:
@@ -215,10 +219,10 @@ def test_chart_labels_drawn_as_one_run_land_where_weasyprint_draws_them_letter_b
     def text_matrices(name: str) -> int:  # one `Tm` a drawn run: a letter each, or a label each
         return len(re.findall(rb" Tm\b", (tmp_path / name).read_bytes()))
 
-    # the four plain labels (47 letters; a space is not drawn) become four runs; "spaced" (dx list) stays
+    # the six plain labels (52 letters; a space is not drawn) become six runs; "spaced" (dx list) stays
     # 6 letters
-    assert text_matrices("letters.pdf") == 47 + 6
-    assert text_matrices("runs.pdf") == 4 + 6
+    assert text_matrices("letters.pdf") == 52 + 6
+    assert text_matrices("runs.pdf") == 6 + 6
 
     def raster(name: str) -> Image.Image:
         subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(tmp_path / name),

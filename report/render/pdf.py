@@ -38,15 +38,19 @@ GLYPH_PLACEMENT = ("dx", "dy", "rotate", "textLength", "letter-spacing", "displa
 
 
 def is_plain_run(node) -> bool:
+    """One string at one place: an x and a y of one number each, or none (matplotlib places each line of a
+    multi-line label by a translate() instead), and nothing that moves glyphs one by one."""
     if not node.text or any(node.get(name) is not None for name in GLYPH_PLACEMENT):
         return False
-    return all(_single_number(node.get(axis)) for axis in ("x", "y"))
+    return all(_one_number_or_none(node.get(axis)) for axis in ("x", "y"))
 
 
-def _single_number(value: str | None) -> bool:
+def _one_number_or_none(value: str | None) -> bool:
+    if value is None:
+        return True
     try:
         float(value)
-    except (TypeError, ValueError):
+    except ValueError:
         return False
     return True
 
@@ -83,9 +87,14 @@ def _draw_run(svg, node, font_size) -> None:
 
     style = _run_style(svg, node, font_size)
     pango_layout, _, _, width, height, baseline = split_first_line(node.text, style, svg.context, inf, 0)
-    x, y = float(node.get("x")), float(node.get("y"))
-    svg.cursor_d_position = [0, 0]
+    # as WeasyPrint places a run's first letter: at its x and y, or where the text cursor is
+    x, y = svg.cursor_position
+    if node.get("x") is not None:
+        x, svg.cursor_d_position[0] = float(node.get("x")), 0
+    if node.get("y") is not None:
+        y, svg.cursor_d_position[1] = float(node.get("y")), 0
     svg.cursor_position = x + width, y
+    x, y = x + svg.cursor_d_position[0], y + svg.cursor_d_position[1]
     node.text_bounding_box = extend_bounding_box(
         node.text_bounding_box, ((x, y - baseline), (x + width, y - baseline + height)))
 
