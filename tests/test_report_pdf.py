@@ -237,3 +237,17 @@ def test_chart_labels_drawn_as_one_run_land_where_weasyprint_draws_them_letter_b
     ink, moved = dark(ImageChops.invert(letters)), dark(ImageChops.difference(letters, runs))
     assert ink > 500
     assert moved < 0.05 * ink, (moved, ink)  # kerning and anti-aliasing only; a label 3 pt off moves ~all
+
+
+def test_an_untested_weasyprint_keeps_its_own_letter_by_letter_drawing(monkeypatch):
+    """The one-run drawing uses WeasyPrint's internals: on a major it was not tested with, it stays off."""
+    import weasyprint
+    import weasyprint.svg
+
+    from report.render.pdf import one_run_supported, one_run_svg_text
+
+    assert one_run_supported()  # the version CI installs is the one it was written against
+    monkeypatch.setattr(weasyprint, "__version__", "99.0")
+    own = weasyprint.svg.TAGS["text"]
+    with one_run_svg_text():
+        assert weasyprint.svg.TAGS["text"] is own

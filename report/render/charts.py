@@ -114,7 +114,7 @@ def literal(text: str) -> str:
 # each chart is drawn by a renderer of its own. A label's size depends only on the kind of renderer (SVG's
 # text-to-path or Agg), the text, the font and the dpi, so one cache shared by all charts measures the
 # report's ~640 labels ~160 times (a quarter of the charts' CPU), with the same bytes out.
-_measure_text = matplotlib.text._get_text_metrics_with_cache
+_measure_text = getattr(matplotlib.text, "_get_text_metrics_with_cache", None)  # private: absent, no sharing
 TEXT_METRICS: dict[tuple, tuple] = {}
 
 
@@ -131,7 +131,8 @@ def shared_text_metrics(renderer, text: str, fontprop, ismath, dpi: float) -> tu
     return metrics
 
 
-matplotlib.text._get_text_metrics_with_cache = shared_text_metrics
+if _measure_text is not None:
+    matplotlib.text._get_text_metrics_with_cache = shared_text_metrics
 
 
 @lru_cache(maxsize=512)

@@ -55,10 +55,31 @@ def _one_number_or_none(value: str | None) -> bool:
     return True
 
 
+# _draw_run reaches into WeasyPrint's internals, which move between major versions: on any other major the
+# PDF keeps WeasyPrint's own (slower, always right) drawing.
+ONE_RUN_WEASYPRINT_MAJORS = (70,)
+
+
+def one_run_supported() -> bool:
+    import weasyprint
+
+    try:
+        major = int(weasyprint.__version__.split(".")[0])
+        import weasyprint.svg.text  # noqa: F401
+        from weasyprint.draw.text import draw_emojis, draw_first_line  # noqa: F401
+        from weasyprint.text.line_break import split_first_line  # noqa: F401
+    except (ImportError, ValueError):
+        return False
+    return major in ONE_RUN_WEASYPRINT_MAJORS
+
+
 @contextmanager
 def one_run_svg_text():
     import weasyprint.svg as svg_module
 
+    if not one_run_supported():
+        yield
+        return
     letter_by_letter = svg_module.TAGS["text"]
 
     def text(svg, node, font_size):
