@@ -208,6 +208,7 @@ class Renderer:
         # what this build merged into each incremental model: relation → (table of its keys, the key columns)
         self.written: dict[str, tuple[str, list[str]]] = {}
         self.trusted_tests: set[str] = set()  # tests that passed, as defined now, in the last committed build
+        self.templates: dict[str, jinja2.Template] = {}  # model, test and hook sources, compiled
         self.namespace: dict = {"ref": self.ref, "var": self.var, "config": self.set_config,
                                 "return": macro_return, "run_query": self.run_query,
                                 "execute": Flag(lambda: self.executing), "this": This(self),
@@ -268,7 +269,11 @@ class Renderer:
     def render(self, path: Path, source: str, default_config: dict) -> tuple[str, set[str], dict]:
         self.path, self.refs, self.config, self.variables_used = path, set(), dict(default_config), {}
         try:
-            template = self.environment.from_string(source, globals=self.namespace)
+            # compiled once per source: a build renders each model twice (parse, run) and each test twice
+            template = self.templates.get(source)
+            if template is None:
+                template = self.environment.from_string(source, globals=self.namespace)
+                self.templates[source] = template
             sql = template.render()
         except ModelError:
             raise

@@ -7,6 +7,8 @@
     period_lineage() of fct_liquidations_hourly, so an incremental build sums again only the periods whose
     hours or fetches moved (and every period of an asset whose exchanges changed), then removes the periods no
     longer covered and the exchanges an asset no longer has (period_by_exchange_cleanup). -#}
+{#- per asset × period of fct_liquidations_hourly: the lineage its covered hours give (also the weeks that
+    fct_liquidations_hourly_by_exchange compares) -#}
 {% macro period_lineage(period, name) -%}
     select asset, {{ period }} as {{ name }}, sum(hash(hour, fetch_id)) as lineage
     from {{ ref('fct_liquidations_hourly') }}
