@@ -71,7 +71,8 @@ weeks_to_fill as (
 weeks_to_fill as (select * from weeks),
 {%- endif %}
 
-hours_to_fill as (
+-- materialized: a few thousand hours a weekly build; inlined, the planner zero-fills every hour first
+hours_to_fill as materialized (
     select hourly.asset, hourly.hour, hourly.fetch_id, weeks_to_fill.week_lineage
     from hourly
     inner join weeks_to_fill

@@ -27,7 +27,7 @@ with liquidations as (select * from {{ ref('stg_liquidations') }}),
 
 window_lineage as (
     select asset, "interval", "window", sum(hash(interval_start, fetch_id)) as window_lineage
-    from liquidations
+    from {{ ref('stg_liquidations') }}  -- not the CTE: read twice, DuckDB would materialize it, lists and all
     group by all
 ),
 {%- if is_incremental() %}
