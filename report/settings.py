@@ -346,7 +346,8 @@ def load_config_file(path: Path, *, required: bool = False) -> dict:
         )
     for name in NUMBERS:
         if isinstance(data.get(name), str):  # flags and the environment are text; TOML has numbers
-            raise ConfigError(f"{name} in {path} must be a number, got {data[name]!r}: drop the quotes.")
+            hint = "drop the quotes" if _numeric(data[name]) else "write a number, without quotes"
+            raise ConfigError(f"{name} in {path} must be a number, got {data[name]!r}: {hint}.")
     return data
 
 
@@ -432,3 +433,11 @@ def package_folder(package: str) -> Path:
 
 SQL_DIR = package_folder("report.sql")
 TEMPLATES_DIR = package_folder("report.templates")
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -394,7 +394,7 @@ def test_email_never_links_a_local_file_and_warns_once_without_a_site(tmp_path, 
     assert "report.html in the 2025-W09 report folder" in html_of(message)
     warnings = [line for line in lines if line.startswith("Warning: ")]
     assert len(warnings) == 1 and "site_url" in warnings[0]
-    assert "set site_url in liqreport.toml, or render with --pdf" in warnings[0].lower()
+    assert "set site_url in liqreport.toml (or pass --site-url), or render with --pdf" in warnings[0].lower()
 
 
 def test_email_without_a_site_attaches_the_pdf_by_default_and_says_so(tmp_path, report_dir):
@@ -409,6 +409,7 @@ def test_email_without_a_site_attaches_the_pdf_by_default_and_says_so(tmp_path, 
     assert said in text_of(message) and said in html_of(message)
     (warning,) = [line for line in lines if line.startswith("Warning: ")]
     assert "site_url is not set" in warning and "report.pdf is attached instead" in warning
+    assert "--site-url" in warning  # the flag the scheduled job uses, not only the config key
 
 
 def test_email_with_a_site_attaches_the_pdf_only_when_asked(tmp_path, report_dir):

@@ -1,8 +1,12 @@
 """The pipeline's steps chained as `liqreport run` chains them, on the simulator, into tmp_path."""
 
 import json
+import sys
+
+import pytest
 
 from report import pipeline
+from report.errors import RenderError
 from report.periods import iso_week
 from report.settings import Settings
 from report.simulator import running_simulator
@@ -72,3 +76,14 @@ def test_days_before_the_endpoints_history_are_missing_in_the_exports_not_zero(t
     assert "2025-01-06" not in days and "2025-01-07" not in days
     assert {"2025-01-08", "2025-01-12"} <= days
     assert min(days) == "2025-01-08"
+
+
+def test_run_with_pdf_but_no_weasyprint_stops_before_it_fetches(tmp_path, monkeypatch):
+    """A missing pdf extra is the user's to fix in one line, not found out after a whole fetch and build."""
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # makes `import weasyprint` raise ImportError
+    with running_simulator() as sim:
+        settings = Settings(api_key="k", base_url=sim.base_url, assets=("btc",), output_dir=tmp_path)
+        with pytest.raises(RenderError, match=r"pip install 'liqreport\[pdf\]'"):
+            pipeline.run(settings, iso_week("2025-W20"), pdf=True, log=lambda _: None)
+        assert sim.request_count == 0
+    assert not (tmp_path / "landing").exists()

@@ -87,10 +87,11 @@ def deliver(settings: Settings, report_dir: Path, *, send: bool = False, resend:
         elif attach_pdf:
             log(f"No {pdf_name} to attach: render with --pdf to include it.")
     if link is None:
+        set_it = "Set site_url in liqreport.toml (or pass --site-url)"
         log("Warning: site_url is not set, so the email cannot link to the full report; "
-            + (f"{pdf_name} is attached instead. Set site_url in liqreport.toml to link the published report."
+            + (f"{pdf_name} is attached instead. {set_it} to link the published report."
                if pdf is not None else
-               "it says where the report folder is. Set site_url in liqreport.toml, or render with --pdf "
+               f"it says where the report folder is. {set_it}, or render with --pdf "
                "(`liqreport render --pdf`, `liqreport run --pdf`) so that the email attaches the PDF."))
     message = build_message(summary, report_dir, sender=sender_address(settings.smtp, required=send),
                             recipients=recipients, report_link=link, pdf=pdf)

@@ -62,7 +62,7 @@ class Report:
 
 def render_report(settings: Settings, period: Period, *, pdf: bool = False, log: Log = print) -> Path:
     if pdf:
-        _require_weasyprint()
+        require_weasyprint()
     report = gather(settings, period)
     log(f"Rendering {len(report.charts)} charts for {len(settings.assets)} asset(s), {period.label}"
         f"{' — DEMO DATA' if report.demo else ''}.")
@@ -76,7 +76,7 @@ def render_report(settings: Settings, period: Period, *, pdf: bool = False, log:
     return target / "report.html"
 
 
-def _require_weasyprint() -> None:
+def require_weasyprint() -> None:
     try:
         import weasyprint  # noqa: F401
     except ImportError:
