@@ -16,7 +16,7 @@ current_fetches as (
 ),
 
 landed_pages as (
-    {{ read_liquidation_pages(landing_globs('page-*.json')) }}
+    {{ read_liquidation_pages(landed_globs('page-*.json')) }}
 ),
 
 final as (

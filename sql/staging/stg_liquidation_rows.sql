@@ -34,7 +34,7 @@
         ~ "and loaded.fetch_id = windows.fetch_id)) order by 1") %}
     {%- set page_files = unloaded.rows | map(attribute=0) | list %}
 {%- else %}
-    {%- set page_files = landing_globs('page-*.json') %}
+    {%- set page_files = landed_globs('page-*.json') %}
 {%- endif %}
 
 with fetches as (select * from {{ ref('stg_landing_fetches') }}),
