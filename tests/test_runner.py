@@ -393,3 +393,32 @@ def test_failed_build_rolls_back_every_model_and_the_incremental_merge(tmp_path)
     write_events(events, [(1, 1, "a"), (1, 2, "b"), (2, 2, "B"), (2, 3, "c")])
     build(warehouse, sql_dir, variables, log=lambda _: None)
     assert query(warehouse, "select k, v from fct_latest order by k") == [(1, "a"), (2, "B"), (3, "c")]
+
+
+def test_a_view_unchanged_in_sql_and_definition_is_not_created_again_and_reads_the_new_tables(tmp_path):
+    """A view binds its query when read: kept as it was, it still reads the tables this build wrote. One
+    whose SQL or definition changed is created again."""
+    numbers = tmp_path / "numbers.csv"
+    sql_dir = write_project(tmp_path, {
+        "staging/stg_numbers.sql": "{{ config(materialized='table') }}\n"
+                                   "select n from read_csv('{{ var('csv') }}', header = true)\n",
+        "marts/fct_kept.sql": "{{ config(materialized='incremental', unique_key='n') }}\n"
+                              "select n from {{ ref('stg_numbers') }}\n",
+        "marts/fct_total.sql": "{{ config(materialized='view') }}\n"
+                               "select sum(n) as total, {{ var('label', 0) }} as label "
+                               "from {{ ref('stg_numbers') }}\n",
+    })
+    warehouse = tmp_path / "out" / "warehouse.duckdb"
+
+    def build_with(values: list[int], label: int) -> dict[str, str]:
+        numbers.write_text("n\n" + "".join(f"{value}\n" for value in values))
+        results = build(warehouse, sql_dir, {**VARIABLES, "csv": numbers.as_posix(), "label": label},
+                        log=lambda line: None)
+        return {model["name"]: model.get("incremental", "") for model in results.models}
+
+    assert build_with([1, 2], 0)["fct_total"] == ""
+    assert query(warehouse, "select total, label from fct_total") == [(3, 0)]
+    assert build_with([1, 2, 3], 0)["fct_total"] == "unchanged"
+    assert query(warehouse, "select total, label from fct_total") == [(6, 0)]
+    assert build_with([1, 2, 3], 7)["fct_total"] == ""  # its SQL changed: created again
+    assert query(warehouse, "select total, label from fct_total") == [(6, 7)]

@@ -40,6 +40,8 @@ STATE_SCHEMA = "_liqreport"
 STATE_TABLE = f"{STATE_SCHEMA}.incremental_models"
 # The error-level data tests that passed in the last committed build, with the definition they ran with.
 TESTS_STATE_TABLE = f"{STATE_SCHEMA}.data_tests"
+# The views as last created: a view whose compiled SQL and definition are unchanged is not created again.
+VIEWS_STATE_TABLE = f"{STATE_SCHEMA}.views"
 
 
 @dataclass
@@ -206,6 +208,7 @@ class Renderer:
         # what this build merged into each incremental model: relation → (table of its keys, the key columns)
         self.written: dict[str, tuple[str, list[str]]] = {}
         self.trusted_tests: set[str] = set()  # tests that passed, as defined now, in the last committed build
+        self.templates: dict[str, jinja2.Template] = {}  # model, test and hook sources, compiled
         self.namespace: dict = {"ref": self.ref, "var": self.var, "config": self.set_config,
                                 "return": macro_return, "run_query": self.run_query,
                                 "execute": Flag(lambda: self.executing), "this": This(self),
@@ -266,7 +269,11 @@ class Renderer:
     def render(self, path: Path, source: str, default_config: dict) -> tuple[str, set[str], dict]:
         self.path, self.refs, self.config, self.variables_used = path, set(), dict(default_config), {}
         try:
-            template = self.environment.from_string(source, globals=self.namespace)
+            # compiled once per source: a build renders each model twice (parse, run) and each test twice
+            template = self.templates.get(source)
+            if template is None:
+                template = self.environment.from_string(source, globals=self.namespace)
+                self.templates[source] = template
             sql = template.render()
         except ModelError:
             raise
@@ -401,6 +408,8 @@ def ensure_state(connection: duckdb.DuckDBPyConnection) -> None:
                        "fingerprint varchar not null, built_at timestamp not null)")
     connection.execute(f"create table if not exists {TESTS_STATE_TABLE} (name varchar primary key, "
                        "fingerprint varchar not null, passed_at timestamp not null)")
+    connection.execute(f"create table if not exists {VIEWS_STATE_TABLE} (name varchar primary key, "
+                       "fingerprint varchar not null, created_at timestamp not null)")
 
 
 def built_fingerprint(connection: duckdb.DuckDBPyConnection, name: str) -> str | None:
@@ -420,6 +429,9 @@ def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Pa
             connection.execute(hook)
         if kind is not None and kind != ("view" if model.materialized == "view" else "table"):
             connection.execute(f"drop {kind} {relation(model.name)}")
+        if model.materialized == "view" and kind == "view" and not full_refresh \
+                and not hooks["pre_hook"] + hooks["post_hook"] and view_unchanged(connection, model, body):
+            return None, "unchanged"
         if incremental:
             merged = merge_increment(connection, model, body)
             done = f"{merged} new rows"
@@ -435,11 +447,33 @@ def materialize(connection: duckdb.DuckDBPyConnection, model: Model, sql_dir: Pa
         if model.materialized == "incremental":
             connection.execute(f"insert or replace into {STATE_TABLE} values (?, ?, now()::timestamp)",
                                [model.name, model.fingerprint])
+        if model.materialized == "view" and has_views_state(connection):
+            connection.execute(f"insert or replace into {VIEWS_STATE_TABLE} values (?, ?, now()::timestamp)",
+                               [model.name, view_fingerprint(model, body)])
         if model.materialized == "view":
             return None, done
         return connection.execute(f"select count(*) from {relation(model.name)}").fetchone()[0], done
     except duckdb.Error as exc:
         raise model_error(model, sql_dir, exc) from None
+
+
+def view_fingerprint(model: Model, body: str) -> str:
+    return hashlib.sha256(f"{model.fingerprint}\0{body}".encode()).hexdigest()
+
+
+def has_views_state(connection: duckdb.DuckDBPyConnection) -> bool:
+    return existing_kind_in(connection, STATE_SCHEMA, "views") is not None
+
+
+def view_unchanged(connection: duckdb.DuckDBPyConnection, model: Model, body: str) -> bool:
+    """The view exists as this build would create it: the same compiled SQL from the same definition. DuckDB
+    binds a view's query when it is read, so it sees the tables built now; creating it again would only bind
+    it once more (for a view over the landed files, a listing of every page)."""
+    if not has_views_state(connection):
+        return False
+    row = connection.execute(f"select fingerprint from {VIEWS_STATE_TABLE} where name = ?",
+                             [model.name]).fetchone()
+    return row is not None and row[0] == view_fingerprint(model, body)
 
 
 BATCH = "__liqreport_batch"

@@ -1,16 +1,11 @@
--- one row per asset × exchange × UTC day with at least one covered hour
-with hourly_by_exchange as (select * from {{ ref('fct_liquidations_hourly_by_exchange') }}),
-
-final as (
-    select
-        asset,
-        exchange,
-        cast(hour as date) as day,
-        {{ sum_measures() }},
-        count(*) as hours_covered
-    from hourly_by_exchange
-    group by all
-    order by asset, exchange, day
-)
-
-select * from final
+-- one row per asset × exchange × UTC day with at least one covered hour; lineage: what an incremental build
+-- compares (macros/period_by_exchange.sql). Incremental on asset × day: a build sums again only the days whose
+-- hours or fetches moved; a full refresh sums every day; both give one table (tests/test_incremental.py).
+-- depends_on: {{ ref('fct_liquidations_hourly') }}, {{ ref('int_asset_exchanges') }}  (read only inside is_incremental())
+{{ config(
+    materialized='incremental',
+    unique_key=['asset', 'day'],
+    incremental_strategy='delete+insert',
+    post_hook="{{ period_by_exchange_cleanup('cast(hour as date)', 'day') }}"
+) }}
+{{ period_by_exchange('cast(hour as date)', 'day') }}

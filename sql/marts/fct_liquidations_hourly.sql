@@ -22,7 +22,6 @@ final as (
     left join hourly
         on hourly.asset = covered_hours.asset
         and hourly.interval_start = covered_hours.hour
-    order by covered_hours.asset, covered_hours.hour
 )
 
 select * from final

@@ -1,9 +1,12 @@
 -- one row per asset × exchange × hour: every covered hour for every exchange the asset has anywhere,
 -- zero where that exchange reported nothing (the API omits exchanges without events). fetch_id: the hour's
--- lineage, as in fct_liquidations_hourly (null for a zero hour).
--- Incremental on asset × hour: a build fills only the hours whose (hour, fetch_id) this table does not hold
--- (a new or re-fetched window, an hour newly covered), and every hour of an asset whose set of exchanges
--- changed; the post_hook removes the hours no longer covered (or from another fetch now) and the exchanges an
+-- lineage, as in fct_liquidations_hourly (null for a zero hour); week_lineage: the sum of hash(hour, fetch_id)
+-- over the asset's covered hours of the hour's ISO week in fct_liquidations_hourly, what an incremental
+-- build compares (period_lineage in macros/period_by_exchange.sql).
+-- Incremental on asset × hour: a build fills only the hours of the weeks whose lineage this table does not
+-- hold (a new or re-fetched window, an hour newly covered or no longer), comparing a few thousand weeks
+-- instead of millions of rows, and every hour of an asset whose set of exchanges changed; the post_hooks
+-- remove the rows of a week's old lineage left (hours no longer covered, weeks gone) and the exchanges an
 -- asset no longer has. A full refresh fills every hour; both give one table (tests/test_incremental.py).
 {{ config(
     materialized='incremental',
@@ -12,10 +15,8 @@
     post_hook=["{% if is_incremental() %}
         delete from {{ this }} as kept
         where not exists (
-            select 1 from {{ ref('fct_liquidations_hourly') }} as hourly
-            where hourly.asset = kept.asset
-                and hourly.hour = kept.hour
-                and hourly.fetch_id is not distinct from kept.fetch_id
+            select 1 from ({{ period_lineage(\"date_trunc('week', hour)\", 'week_start') }}) as weeks
+            where weeks.asset = kept.asset and weeks.lineage = kept.week_lineage
         )
     {% endif %}", "{% if is_incremental() %}
         delete from {{ this }} as kept
@@ -37,9 +38,12 @@ hourly_by_exchange as (
     from by_exchange
     where "interval" = '1h'
 ),
-{%- if is_incremental() %}
 
-built_hours as (select distinct asset, hour, fetch_id from {{ this }}),
+weeks as (
+    select asset, week_start, lineage as week_lineage
+    from ({{ period_lineage("date_trunc('week', hour)", 'week_start') }})
+),
+{%- if is_incremental() %}
 
 -- an asset that gained or lost an exchange: each of its hours gets the new set of rows
 changed_assets as (
@@ -51,25 +55,38 @@ changed_assets as (
     )
 ),
 
-hours_to_fill as (
-    select hourly.asset, hourly.hour, hourly.fetch_id
-    from hourly
-    anti join built_hours
-        on built_hours.asset = hourly.asset
-        and built_hours.hour = hourly.hour
-        and built_hours.fetch_id is not distinct from hourly.fetch_id
+weeks_to_fill as (
+    select weeks.*
+    from weeks
+    anti join (select distinct asset, week_lineage from {{ this }}) as kept
+        on kept.asset = weeks.asset
+        and kept.week_lineage = weeks.week_lineage
     union
-    select hourly.asset, hourly.hour, hourly.fetch_id
-    from hourly
-    semi join changed_assets on changed_assets.asset = hourly.asset
+    select weeks.*
+    from weeks
+    semi join changed_assets on changed_assets.asset = weeks.asset
 ),
 {%- else %}
 
-hours_to_fill as (select asset, hour, fetch_id from hourly),
+weeks_to_fill as (select * from weeks),
 {%- endif %}
 
+-- materialized: a few thousand hours a weekly build; inlined, the planner zero-fills every hour first
+hours_to_fill as materialized (
+    select hourly.asset, hourly.hour, hourly.fetch_id, weeks_to_fill.week_lineage
+    from hourly
+    inner join weeks_to_fill
+        on weeks_to_fill.asset = hourly.asset
+        and weeks_to_fill.week_start = date_trunc('week', hourly.hour)
+),
+
 calendar as (
-    select hours_to_fill.asset, asset_exchanges.exchange, hours_to_fill.hour, hours_to_fill.fetch_id
+    select
+        hours_to_fill.asset,
+        asset_exchanges.exchange,
+        hours_to_fill.hour,
+        hours_to_fill.fetch_id,
+        hours_to_fill.week_lineage
     from hours_to_fill
     inner join asset_exchanges on asset_exchanges.asset = hours_to_fill.asset
 ),
@@ -80,7 +97,8 @@ final as (
         calendar.exchange,
         calendar.hour,
         {{ coalesce_measures('hourly_by_exchange.') }},
-        calendar.fetch_id
+        calendar.fetch_id,
+        calendar.week_lineage
     from calendar
     left join hourly_by_exchange
         on hourly_by_exchange.asset = calendar.asset

@@ -1,16 +1,10 @@
--- one row per asset × exchange × ISO week (Monday 00:00 UTC) with at least one covered hour
-with hourly_by_exchange as (select * from {{ ref('fct_liquidations_hourly_by_exchange') }}),
-
-final as (
-    select
-        asset,
-        exchange,
-        cast(date_trunc('week', hour) as date) as week_start,
-        {{ sum_measures() }},
-        count(*) as hours_covered
-    from hourly_by_exchange
-    group by all
-    order by asset, exchange, week_start
-)
-
-select * from final
+-- one row per asset × exchange × ISO week (Monday 00:00 UTC) with at least one covered hour; lineage: what an
+-- incremental build compares (macros/period_by_exchange.sql). Incremental on asset × week_start, as the daily.
+-- depends_on: {{ ref('fct_liquidations_hourly') }}, {{ ref('int_asset_exchanges') }}  (read only inside is_incremental())
+{{ config(
+    materialized='incremental',
+    unique_key=['asset', 'week_start'],
+    incremental_strategy='delete+insert',
+    post_hook="{{ period_by_exchange_cleanup(\"cast(date_trunc('week', hour) as date)\", 'week_start') }}"
+) }}
+{{ period_by_exchange("cast(date_trunc('week', hour) as date)", 'week_start') }}

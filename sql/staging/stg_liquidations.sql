@@ -37,9 +37,10 @@ kept_fetches as (
 ),
 
 -- hours of windows whose current fetch this table has not taken rows from yet
+-- (the model, not the CTE: read twice, DuckDB would materialize the CTE, `exchanges` lists and all)
 new_hours as (
     select distinct landed_rows.asset, landed_rows."interval", landed_rows.interval_start
-    from landed_rows
+    from {{ ref('stg_liquidation_rows') }} as landed_rows
     semi join (select * from current_fetches except select * from kept_fetches) as new_fetches
         on new_fetches.asset = landed_rows.asset
         and new_fetches."interval" = landed_rows."interval"

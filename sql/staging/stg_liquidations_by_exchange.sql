@@ -1,51 +1,66 @@
 -- one row per asset × interval × interval_start × exchange: the rows' `exchanges` lists unnested
--- (`exchanges: null` or `[]` gives no rows). fetch_id is the lineage: the fetch of the stg_liquidations row.
--- Incremental on the hour: a build unnests only the hours whose stg_liquidations row comes from a fetch this
--- table has not taken that hour from (a new or re-fetched window; an hour without exchanges is looked at
--- again each build and gives no rows); the post_hook removes the hours whose row left stg_liquidations or
--- now comes from another fetch that has no exchanges. A full refresh unnests every row; both give one table.
+-- (`exchanges: null` or `[]` gives no rows). fetch_id is the lineage: the fetch of the stg_liquidations row;
+-- "window" that row's window, window_lineage the sum of hash(interval_start, fetch_id) over the window's
+-- stg_liquidations rows (with or without exchanges): what an incremental build compares.
+-- Incremental on the window: a build unnests only the windows whose lineage this table does not hold (a new
+-- or re-fetched window, an hour that moved between overlapping windows; a window whose hours have no
+-- exchanges is looked at again each build and gives no rows), comparing a few thousand windows instead of
+-- millions of rows; the post_hook removes the windows that left stg_liquidations. A full refresh unnests
+-- every row; both give one table (tests/test_incremental.py).
 {{ config(
     materialized='incremental',
-    unique_key=['asset', '"interval"', 'interval_start'],
+    unique_key=['asset', '"interval"', '"window"'],
     incremental_strategy='delete+insert',
     post_hook="{% if is_incremental() %}
         delete from {{ this }} as kept
         where not exists (
-            select 1 from {{ ref('stg_liquidations') }} as liquidations
-            where liquidations.asset = kept.asset
-                and liquidations.\"interval\" = kept.\"interval\"
-                and liquidations.interval_start = kept.interval_start
-                and liquidations.fetch_id = kept.fetch_id
+            select 1
+            from (select distinct asset, \"interval\", \"window\" from {{ ref('stg_liquidations') }}) as windows
+            where windows.asset = kept.asset
+                and windows.\"interval\" = kept.\"interval\"
+                and windows.\"window\" = kept.\"window\"
         )
     {% endif %}"
 ) }}
 
 with liquidations as (select * from {{ ref('stg_liquidations') }}),
+
+window_lineage as (
+    select asset, "interval", "window", sum(hash(interval_start, fetch_id)) as window_lineage
+    from {{ ref('stg_liquidations') }}  -- not the CTE: read twice, DuckDB would materialize it, lists and all
+    group by all
+),
 {%- if is_incremental() %}
 
--- hours whose row this table has not unnested from that row's fetch
-changed_rows as (
-    select liquidations.*
-    from liquidations
-    anti join (select distinct asset, "interval", interval_start, fetch_id from {{ this }}) as kept
-        on kept.asset = liquidations.asset
-        and kept."interval" = liquidations."interval"
-        and kept.interval_start = liquidations.interval_start
-        and kept.fetch_id = liquidations.fetch_id
+-- windows whose lineage this table does not hold
+changed_windows as (
+    select window_lineage.*
+    from window_lineage
+    anti join (select distinct asset, "interval", "window", window_lineage from {{ this }}) as kept
+        on kept.asset = window_lineage.asset
+        and kept."interval" = window_lineage."interval"
+        and kept."window" = window_lineage."window"
+        and kept.window_lineage = window_lineage.window_lineage
 ),
 {%- else %}
 
-changed_rows as (select * from liquidations),
+changed_windows as (select * from window_lineage),
 {%- endif %}
 
 unnested as (
     select
-        asset,
-        "interval",
-        interval_start,
-        fetch_id,
-        unnest(exchanges) as by_exchange
-    from changed_rows
+        liquidations.asset,
+        liquidations."interval",
+        liquidations.interval_start,
+        liquidations.fetch_id,
+        liquidations."window",
+        changed_windows.window_lineage,
+        unnest(liquidations.exchanges) as by_exchange
+    from liquidations
+    inner join changed_windows
+        on changed_windows.asset = liquidations.asset
+        and changed_windows."interval" = liquidations."interval"
+        and changed_windows."window" = liquidations."window"
 ),
 
 final as (
@@ -55,7 +70,9 @@ final as (
         interval_start,
         by_exchange.exchange,
         {{ liquidation_measures('by_exchange.') }},
-        fetch_id
+        fetch_id,
+        "window",
+        window_lineage
     from unnested
 )
 
