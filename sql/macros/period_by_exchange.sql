@@ -15,6 +15,17 @@
     group by all
 {%- endmacro %}
 
+{#- the assets whose set of exchanges differs between int_asset_exchanges (CTE asset_exchanges) and {{ this }}:
+    each of their periods or hours is built again, with the new set of rows -#}
+{% macro assets_with_changed_exchanges() -%}
+    select distinct asset
+    from (
+        (select asset, exchange from asset_exchanges except select distinct asset, exchange from {{ this }})
+        union all
+        (select distinct asset, exchange from {{ this }} except select asset, exchange from asset_exchanges)
+    )
+{%- endmacro %}
+
 {% macro period_by_exchange(period, name) %}
 with hourly_by_exchange as (select * from {{ ref('fct_liquidations_hourly_by_exchange') }}),
 {%- if is_incremental() %}
@@ -27,12 +38,7 @@ period_lineage as (
 
 -- an asset that gained or lost an exchange: each of its periods is summed again
 changed_assets as (
-    select distinct asset
-    from (
-        (select asset, exchange from asset_exchanges except select distinct asset, exchange from {{ this }})
-        union all
-        (select distinct asset, exchange from {{ this }} except select asset, exchange from asset_exchanges)
-    )
+    {{ assets_with_changed_exchanges() }}
 ),
 
 periods_to_sum as (

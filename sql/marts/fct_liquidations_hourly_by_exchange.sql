@@ -47,12 +47,7 @@ weeks as (
 
 -- an asset that gained or lost an exchange: each of its hours gets the new set of rows
 changed_assets as (
-    select distinct asset
-    from (
-        (select asset, exchange from asset_exchanges except select distinct asset, exchange from {{ this }})
-        union all
-        (select distinct asset, exchange from {{ this }} except select asset, exchange from asset_exchanges)
-    )
+    {{ assets_with_changed_exchanges() }}
 ),
 
 weeks_to_fill as (
