@@ -188,7 +188,7 @@ def run(
 def _run(settings: Settings, period: Period, *, refresh: bool, pdf: bool, send: bool, resend: bool,
          log: Log, progress) -> Path:
     if pdf:  # before the fetch: a missing extra should not cost a whole fetch and build to find out
-        from report.render.report import require_weasyprint
+        from report.render.pdf import require_weasyprint
 
         require_weasyprint()
     timings: dict[str, float] = {}

@@ -9,13 +9,19 @@ from pathlib import Path
 from report.errors import RenderError
 
 
-def layout(html: str):
-    """The laid-out pages (weasyprint.Document): the PDF, and what the tests read page boxes from."""
+def require_weasyprint() -> None:
     try:
-        import weasyprint
-        from weasyprint.urls import URLFetcher
+        import weasyprint  # noqa: F401
     except ImportError:
         raise RenderError("PDF output needs WeasyPrint: pip install 'liqreport[pdf]'") from None
+
+
+def layout(html: str):
+    """The laid-out pages (weasyprint.Document): the PDF, and what the tests read page boxes from."""
+    require_weasyprint()
+    import weasyprint
+    from weasyprint.urls import URLFetcher
+
     # the report is self-contained: printing it must never reach the network or the disk
     fetcher = URLFetcher(allowed_protocols=["data"])
     return weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").render()

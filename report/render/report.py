@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
-from report.errors import RenderError
 from report.files import storage_errors
 from report.formatting import PeriodWords, period_dates, period_words
 from report.periods import Period
 from report.render import charts, data, sections, summary
 from report.render.cache import CACHE_DIR, ChartCache, Drawn
 from report.render.folder import staged, write_file
+from report.render.pdf import require_weasyprint
 from report.settings import SQL_DIR, Settings
 from report.templating import render
 
@@ -77,13 +77,6 @@ def render_report(settings: Settings, period: Period, *, pdf: bool = False, log:
         files += write_documents(folder, report, drawn, files, pdf, log)
         summary.write_manifest(folder, files)  # last: its presence says the folder is complete
     return target / "report.html"
-
-
-def require_weasyprint() -> None:
-    try:
-        import weasyprint  # noqa: F401
-    except ImportError:
-        raise RenderError("PDF output needs WeasyPrint: pip install 'liqreport[pdf]'") from None
 
 
 @cache
