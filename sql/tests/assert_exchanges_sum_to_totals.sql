@@ -1,39 +1,37 @@
 -- the per-exchange rows add up to the interval's totals (trades exactly, USD to a relative 1e-9);
--- a row whose `exchanges` is null or empty cannot be reconciled and counts as a mismatch
+-- a row whose `exchanges` is null or empty cannot be reconciled and counts as a mismatch.
+-- Summed from each row's own `exchanges` list, the list stg_liquidations_by_exchange unnests one row an
+-- exchange: the same sums, without grouping millions of unnested rows again (a warning sees every row).
 {{ config(severity='warn') }}
 
 with liquidations as (select * from {{ ref('stg_liquidations') }}),
-
-by_exchange as (select * from {{ ref('stg_liquidations_by_exchange') }}),
 
 exchange_sums as (
     select
         asset,
         "interval",
         interval_start,
-        sum(total_trades) as exchanges_trades,
-        sum(total_amount) as exchanges_amount
-    from by_exchange
-    group by all
+        total_trades,
+        total_amount,
+        -- null for a null or empty list
+        list_sum([by_exchange.total_trades for by_exchange in exchanges]) as exchanges_trades,
+        list_sum([by_exchange.total_amount for by_exchange in exchanges]) as exchanges_amount
+    from liquidations
 ),
 
 final as (
     select
-        liquidations.asset,
-        liquidations."interval",
-        liquidations.interval_start,
-        liquidations.total_trades,
-        exchange_sums.exchanges_trades,
-        liquidations.total_amount,
-        exchange_sums.exchanges_amount
-    from liquidations
-    left join exchange_sums
-        on exchange_sums.asset = liquidations.asset
-        and exchange_sums."interval" = liquidations."interval"
-        and exchange_sums.interval_start = liquidations.interval_start
-    where exchange_sums.asset is null
-        or exchange_sums.exchanges_trades <> liquidations.total_trades
-        or abs(exchange_sums.exchanges_amount - liquidations.total_amount) > 1e-9 * abs(liquidations.total_amount)
+        asset,
+        "interval",
+        interval_start,
+        total_trades,
+        exchanges_trades,
+        total_amount,
+        exchanges_amount
+    from exchange_sums
+    where exchanges_trades is null
+        or exchanges_trades <> total_trades
+        or abs(exchanges_amount - total_amount) > 1e-9 * abs(total_amount)
 )
 
 select * from final
