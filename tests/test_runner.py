@@ -422,3 +422,24 @@ def test_a_view_unchanged_in_sql_and_definition_is_not_created_again_and_reads_t
     assert query(warehouse, "select total, label from fct_total") == [(6, 0)]
     assert build_with([1, 2, 3], 7)["fct_total"] == ""  # its SQL changed: created again
     assert query(warehouse, "select total, label from fct_total") == [(6, 7)]
+
+
+def test_run_query_answers_a_model_and_its_hooks_once_and_every_model_afresh(tmp_path):
+    """A question a model's SQL and its pre_hook both ask (stg_landing_fetches' listing of the manifests) is
+    asked of DuckDB once while that model compiles; the next model asks again and sees what ran since."""
+    asked = "select nextval('asked')"
+    sql_dir = write_project(tmp_path, {
+        "staging/stg_sequence.sql": "{{ config(materialized='table', pre_hook=\"create sequence if not exists "
+                                    "asked\") }}\nselect 1 as one\n",
+        "marts/fct_first.sql": "{{ config(materialized='table', pre_hook=\"create table first_hook as "
+                               "select {{ run_query(\\\"" + asked + "\\\").rows[0][0] }} as n\") }}\n"
+                               "-- depends_on: {{ ref('stg_sequence') }}\n"
+                               "select {{ run_query(\"" + asked + "\").rows[0][0] if execute else 0 }} as n\n",
+        "marts/fct_second.sql": "-- depends_on: {{ ref('fct_first') }}\n"
+                                "select {{ run_query(\"" + asked + "\").rows[0][0] if execute else 0 }} as n\n",
+    })
+    warehouse = tmp_path / "out" / "warehouse.duckdb"
+    build(warehouse, sql_dir, VARIABLES, log=lambda line: None)
+    first = query(warehouse, "select n from fct_first")[0][0]
+    assert query(warehouse, "select n from first_hook") == [(first,)]
+    assert query(warehouse, "select n from fct_second")[0][0] == first + 1

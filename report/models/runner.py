@@ -205,6 +205,9 @@ class Renderer:
         self.this: str | None = None
         self.incremental = False
         self.connection: duckdb.DuckDBPyConnection | None = None  # the warehouse being built
+        # while one model and its hooks are compiled: run_query's answers by SQL, so a question its SQL and its
+        # pre_hook both ask (a listing of the landing zone) is answered once; nothing has run in between
+        self.answers: dict[str, QueryResult] | None = None
         # what this build merged into each incremental model: relation → (table of its keys, the key columns)
         self.written: dict[str, tuple[str, list[str]]] = {}
         self.trusted_tests: set[str] = set()  # tests that passed, as defined now, in the last committed build
@@ -256,10 +259,15 @@ class Renderer:
         in-memory database, enough for the filesystem)."""
         if not self.executing:
             return None
+        if self.answers is not None and sql in self.answers:
+            return self.answers[sql]
         try:
             if self.connection is not None:
                 cursor = self.connection.execute(sql)
-                return QueryResult([column[0] for column in cursor.description], cursor.fetchall())
+                result = QueryResult([column[0] for column in cursor.description], cursor.fetchall())
+                if self.answers is not None:
+                    self.answers[sql] = result
+                return result
             with duckdb.connect() as connection:
                 cursor = connection.execute(sql)
                 return QueryResult([column[0] for column in cursor.description], cursor.fetchall())
@@ -360,6 +368,7 @@ def compile_model(renderer: Renderer, model: Model, connection,
     post_hook statements, rendered in the same context (as dbt renders a hook when it runs; empty ones
     dropped)."""
     renderer.this, renderer.incremental, renderer.connection = relation(model.name), incremental, connection
+    renderer.answers = {}  # the model and its hooks are rendered before any of them runs
     try:
         sql, _, config = renderer.render(model.path, model.source, model.config)
         hooks = {}
@@ -370,6 +379,7 @@ def compile_model(renderer: Renderer, model: Model, connection,
             hooks[kind] = [hook for hook in rendered if hook]
     finally:
         renderer.this, renderer.incremental, renderer.connection = None, False, None
+        renderer.answers = None
     return sql.strip().rstrip(";"), hooks
 
 

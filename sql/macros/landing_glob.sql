@@ -21,3 +21,23 @@
 {% macro sql_list(files) -%}
     [{% for file in files %}'{{ file }}'{{ ', ' if not loop.last }}{% endfor %}]
 {%- endmacro %}
+
+{#- What an incremental stg_landing_fetches must do, from one listing of the manifests on disk (names, sizes and
+    times only: read_blob reads no content unless selected): rows ('unread', manifest file) for a manifest
+    {{ this }} has not read as it is now (a new folder, or a version 3 manifest rewritten since: a rewrite
+    replaces the file, so its size or time moves), ('gone', fetch_path) for a fetch whose manifest is no longer
+    on disk. Paths are quote-doubled for SQL literals. liqreport's runner answers the same query once a model
+    (the model's SQL and its pre_hook both ask); dbt lists twice. -#}
+{% macro landing_fetch_changes() %}
+    {%- set listing = "select filename, size, last_modified from read_blob(" ~ sql_list(landing_globs('_manifest.json')) ~ ")" -%}
+    {%- set changes = run_query(
+        "with on_disk as (" ~ listing ~ ") "
+        ~ "select 'unread', replace(filename, chr(39), chr(39) || chr(39)) from on_disk where not exists ("
+        ~ "select 1 from " ~ this ~ " as known where known.fetch_path = parse_dirpath(on_disk.filename) "
+        ~ "and known.manifest_bytes = on_disk.size and known.manifest_modified = on_disk.last_modified) "
+        ~ "union all "
+        ~ "select 'gone', replace(fetch_path, chr(39), chr(39) || chr(39)) from " ~ this ~ " as known "
+        ~ "where not exists (select 1 from on_disk where parse_dirpath(on_disk.filename) = known.fetch_path) "
+        ~ "order by 1, 2") -%}
+    {{- return(changes.rows if changes is not none else []) -}}
+{% endmacro %}

@@ -6,18 +6,18 @@
 -- Incremental: a build reads only the manifests it has not read as they are now — new folders, and
 -- version 3 manifests rewritten since (a range whose chain completed more weeks), told by the manifest's
 -- byte size and modification time; a full refresh reads them all. The pre_hook drops fetches whose manifest
--- is gone from disk (a folder removed by hand or pruned, a chain discarded), as a full refresh would.
+-- is gone from disk (a folder removed by hand or pruned, a chain discarded), as a full refresh would. One
+-- listing of the manifests tells both (landing_fetch_changes(): liqreport's runner asks it once a model).
 {{ config(
     materialized='incremental',
     unique_key=['fetch_path'],
     incremental_strategy='delete+insert',
     pre_hook="{% if is_incremental() %}
+        {%- set gone = landing_fetch_changes() | selectattr(0, 'equalto', 'gone') | map(attribute=1) | list %}
+        {%- if gone %}
         delete from {{ this }}
-        where fetch_path not in (
-            {%- for pattern in landing_globs('_manifest.json') %}
-            select parse_dirpath(file) from glob('{{ pattern }}'){{ ' union all' if not loop.last }}
-            {%- endfor %}
-        )
+        where fetch_path in ({% for path in gone %}'{{ path }}'{{ ', ' if not loop.last }}{% endfor %})
+        {%- endif %}
     {% endif %}"
 ) }}
 {%- set window_type = 'struct("window" varchar, start_time varchar, end_time varchar, "rows" bigint, pages varchar[])' %}
@@ -41,14 +41,8 @@
                  "pages": ["VARCHAR"]}]}
 {%- endset %}
 {%- if is_incremental() %}
-    {#- names, sizes and times only (read_blob reads no content unless selected) of the manifests not read
-        as they are now; a rewrite replaces the file, so its size or time moves -#}
-    {%- set unread = run_query(
-        "select replace(filename, chr(39), chr(39) || chr(39)) from read_blob(" ~ sql_list(landing_globs('_manifest.json'))
-        ~ ") as on_disk where not exists (select 1 from " ~ this ~ " as known "
-        ~ "where known.fetch_path = parse_dirpath(on_disk.filename) and known.manifest_bytes = on_disk.size "
-        ~ "and known.manifest_modified = on_disk.last_modified) order by 1") %}
-    {%- set manifest_files = unread.rows | map(attribute=0) | list %}
+    {#- the manifests not read as they are now, listed once a build with the fetches gone (the pre_hook's) -#}
+    {%- set manifest_files = landing_fetch_changes() | selectattr(0, 'equalto', 'unread') | map(attribute=1) | list %}
     {#- those folders' pages only: listing every landed page costs more than reading the new manifests -#}
     {%- set page_files = manifest_files | map('replace', '/_manifest.json', '/page-*.json') | list %}
 {%- else %}
