@@ -171,11 +171,14 @@ def link_windows(source: Path, target: Path, keep) -> int:
 def scenario_incremental(sizes, work_dir: Path, log) -> list[dict]:
     """The weekly build once history is landed: week N+1 built incrementally on a warehouse holding N weeks,
     vs a full refresh of all N+1, the pandas baseline re-reading everything, DuckDB's bare scan, and the cold
-    build of a 13-week landing (what the cost should stay near). Each side once: the set is large."""
+    build of a 13-week landing (what the cost should stay near). The weekly build and pandas, the two sides of
+    the ≥ 10× row, run `sizes.repeat` times (the fastest counts, as for the other CPU-bound sides); the rest
+    once: the set is large."""
     import shutil
 
     from bench.scenarios import (
         ASSETS,
+        best_of,
         landed_set,
         last_complete_week_label,
         row,
@@ -202,9 +205,22 @@ def scenario_incremental(sizes, work_dir: Path, log) -> list[dict]:
     log(f"incremental: {weeks - 1} weeks built cold in {warm['seconds']:.1f}s")
     new_windows = link_windows(landed, history / "landing", lambda day: day == last_monday)
     incremental = {**base, "output_dir": str(history), "week": week, "keep_warehouse": True}
-    ours = run_side("build_liqreport", incremental)
-    incremental_steps = slowest_steps(history, 4)
-    log(f"incremental: week {weeks} ({new_windows} new windows) in {ours['seconds']:.2f}s")
+    # the same weekly build `repeat` times, each on a copy of last week's warehouse; the fastest counts
+    warehouse = history / "warehouse.duckdb"
+    last_week = warehouse.with_name("warehouse.last-week.duckdb")
+    shutil.copyfile(warehouse, last_week)
+    runs = []
+    for _ in range(max(sizes.repeat, 1)):
+        shutil.copyfile(last_week, warehouse)
+        warehouse.with_name("warehouse.duckdb.wal").unlink(missing_ok=True)
+        runs.append(run_side("build_liqreport", incremental))
+        if len(runs) == 1 or runs[-1]["seconds"] < min(run["seconds"] for run in runs[:-1]):
+            incremental_steps = slowest_steps(history, 4)
+    last_week.unlink()
+    ours = {**min(runs, key=lambda run: run["seconds"]),
+            "peak_rss_mb": max(run["peak_rss_mb"] for run in runs)}
+    times = " / ".join(f"{run['seconds']:.2f}s" for run in runs)
+    log(f"incremental: week {weeks} ({new_windows} new windows) in {times}")
     full = run_side("build_liqreport", {**base, "output_dir": str(history), "week": week})
     full_steps = slowest_steps(history, 5)
     log(f"incremental: full refresh of {weeks} weeks in {full['seconds']:.1f}s")
@@ -212,9 +228,9 @@ def scenario_incremental(sizes, work_dir: Path, log) -> list[dict]:
     log(f"incremental: cold build of 13 weeks in {thirteen['seconds']:.2f}s")
     floor = run_side("build_floor", {"landing_dir": str(history / "landing")})
     log(f"incremental: bare scan {floor['seconds']:.1f}s")
-    theirs = run_side("build_baseline", {"landing_dir": str(history / "landing"),
-                                         "data_dir": str(history / "data")})
-    log(f"incremental: pandas baseline {theirs['seconds']:.1f}s")
+    theirs = best_of(sizes.repeat, "build_baseline", {"landing_dir": str(history / "landing"),
+                                                      "data_dir": str(history / "data")})
+    log(f"incremental: pandas baseline {theirs['seconds']:.1f}s (fastest of {theirs['runs']})")
     problems = theirs.get("problems") or []
     same = "same numbers as the exports" if not problems else f"DIFFERENT numbers: {'; '.join(problems[:3])}"
     label = f"{len(assets)} assets, week {weeks} after {weeks - 1} weeks landed"
@@ -225,7 +241,8 @@ def scenario_incremental(sizes, work_dir: Path, log) -> list[dict]:
             theirs["seconds"], rss=(ours["peak_rss_mb"], theirs["peak_rss_mb"]),
             cpu=(ours["cpu_s"], theirs["cpu_s"]), target="≥ 10× faster",
             met=theirs["seconds"] >= 10 * ours["seconds"],
-            notes=f"{new_windows} new windows; baseline: {same}; slowest steps: {steps}"),
+            notes=f"{new_windows} new windows; fastest of {len(runs)} ({times}), pandas of {theirs['runs']}; "
+                  f"baseline: {same}; slowest steps: {steps}"),
         row("5. … vs a full refresh of the same landing", ours["seconds"], full["seconds"],
             rss=(ours["peak_rss_mb"], full["peak_rss_mb"]), cpu=(ours["cpu_s"], full["cpu_s"]),
             notes="full refresh's slowest: " + ", ".join(f"{n} {s:.1f}s" for n, s in full_steps)),
