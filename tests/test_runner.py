@@ -428,15 +428,16 @@ def test_run_query_answers_a_model_and_its_hooks_once_and_every_model_afresh(tmp
     """A question a model's SQL and its pre_hook both ask (stg_landing_fetches' listing of the manifests) is
     asked of DuckDB once while that model compiles; the next model asks again and sees what ran since."""
     asked = "select nextval('asked')"
+    answer = "{{ run_query(\"" + asked + "\").rows[0][0] if execute else 0 }}"
     sql_dir = write_project(tmp_path, {
-        "staging/stg_sequence.sql": "{{ config(materialized='table', pre_hook=\"create sequence if not exists "
-                                    "asked\") }}\nselect 1 as one\n",
+        "staging/stg_sequence.sql": "{{ config(materialized='table', "
+                                    "pre_hook=\"create sequence if not exists asked\") }}\n"
+                                    "select 1 as one\n",
         "marts/fct_first.sql": "{{ config(materialized='table', pre_hook=\"create table first_hook as "
                                "select {{ run_query(\\\"" + asked + "\\\").rows[0][0] }} as n\") }}\n"
                                "-- depends_on: {{ ref('stg_sequence') }}\n"
-                               "select {{ run_query(\"" + asked + "\").rows[0][0] if execute else 0 }} as n\n",
-        "marts/fct_second.sql": "-- depends_on: {{ ref('fct_first') }}\n"
-                                "select {{ run_query(\"" + asked + "\").rows[0][0] if execute else 0 }} as n\n",
+                               "select " + answer + " as n\n",
+        "marts/fct_second.sql": "-- depends_on: {{ ref('fct_first') }}\nselect " + answer + " as n\n",
     })
     warehouse = tmp_path / "out" / "warehouse.duckdb"
     build(warehouse, sql_dir, VARIABLES, log=lambda line: None)

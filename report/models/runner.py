@@ -205,8 +205,8 @@ class Renderer:
         self.this: str | None = None
         self.incremental = False
         self.connection: duckdb.DuckDBPyConnection | None = None  # the warehouse being built
-        # while one model and its hooks are compiled: run_query's answers by SQL, so a question its SQL and its
-        # pre_hook both ask (a listing of the landing zone) is answered once; nothing has run in between
+        # while one model and its hooks are compiled: run_query's answers by SQL, so a question its SQL and
+        # its pre_hook both ask (a listing of the landing zone) is answered once; nothing ran in between
         self.answers: dict[str, QueryResult] | None = None
         # what this build merged into each incremental model: relation → (table of its keys, the key columns)
         self.written: dict[str, tuple[str, list[str]]] = {}
