@@ -320,25 +320,28 @@ def run_baseline(args: dict) -> dict:
 # --- landed data sets, cached under bench/results/ -------------------------------------------------------
 
 def landed_set(name: str, assets: tuple[str, ...], start: datetime, end: datetime, log: Log,
-               *, seed: int = 7) -> Path:
+               *, seed: int = 7, data_start: datetime | None = None) -> Path:
     """An output folder whose landing zone holds `assets` × [start, end), fetched once and then reused.
 
     Landed by liqreport's own fetcher from an in-process simulator with no latency, many windows at once
     and no client-side rate limit: the fastest way that yields exactly the landing layout liqreport reads.
-    The simulator's data starts with the set (not at the API's 2025-01-08), so every week holds data.
+    The simulator's data starts with the set (not at the API's 2025-01-08), so every week holds data, or at
+    `data_start`: sets that are to be landed one after the other must share the one simulated history.
     """
     from report.simulator import running_simulator
 
     output_dir = RESULTS_DIR / "landed" / name
     marker = output_dir / "_landed.json"
-    expected = {"assets": list(assets), "start": start.isoformat(), "end": end.isoformat(), "seed": seed}
+    data_start = data_start or start
+    expected = {"assets": list(assets), "start": start.isoformat(), "end": end.isoformat(), "seed": seed,
+                **({"data_start": data_start.isoformat()} if data_start != start else {})}
     if marker.exists() and json.loads(marker.read_text()) == expected:
         log(f"reusing landed set {output_dir}")
         return output_dir
     shutil.rmtree(output_dir, ignore_errors=True)
     output_dir.mkdir(parents=True)
     started = time.perf_counter()
-    with running_simulator(seed=seed, latency_s=0.0, data_start=start) as simulator:
+    with running_simulator(seed=seed, latency_s=0.0, data_start=data_start) as simulator:
         run_side("fetch_liqreport", {"base_url": simulator.base_url, "assets": list(assets),
                                      "output_dir": str(output_dir), "start": start.isoformat(),
                                      "end": end.isoformat(), "concurrency": 8,
