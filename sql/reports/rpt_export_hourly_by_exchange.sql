@@ -5,7 +5,12 @@
 
 with hourly as (select * from {{ ref('rpt_export_hourly') }}),
 
-by_exchange as (select * from {{ ref('fct_liquidations_hourly_by_exchange') }}),
+-- only the export's hours: the join otherwise hashes every hour of the history
+by_exchange as (
+    select *
+    from {{ ref('fct_liquidations_hourly_by_exchange') }}
+    where hour between (select min(hour) from hourly) and (select max(hour) from hourly)
+),
 
 asset_exchanges as (select * from {{ ref('int_asset_exchanges') }}),
 

@@ -10,10 +10,12 @@ hourly as (
     where hour >= (select history_start from report_window)
 ),
 
+-- only the report period is read by exchange: narrowed here, the scan skips the rest of the history
 hourly_by_exchange as (
     select *
     from {{ ref('fct_liquidations_hourly_by_exchange') }}
-    where hour >= (select history_start from report_window)
+    where hour >= (select greatest(report_start, history_start) from report_window)
+        and hour < (select report_end from report_window)
 ),
 
 assets as (select distinct asset from {{ ref('fct_liquidations_hourly') }}),
