@@ -88,6 +88,10 @@ final as (
         timestamp_unit,
         {{ liquidation_measures() }},
         exchanges,
+        -- what the exchanges list adds up to (null for a null or empty list), summed once as the row is
+        -- written: assert_exchanges_sum_to_totals, a warning that sees every row, compares two columns
+        list_sum([by_exchange.total_trades for by_exchange in exchanges]) as exchanges_trades,
+        list_sum([by_exchange.total_amount for by_exchange in exchanges]) as exchanges_amount,
         "window",
         fetch_id,
         page_file
