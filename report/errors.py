@@ -12,7 +12,9 @@ EXIT_BUSY = 75
 
 # A write that failed because of the storage, not of our code: reported as one line naming the file.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG}
-_DUCKDB_NO_SPACE = re.compile(r'"([^"]+)"[^"]*No space left on device|No space left on device')
+# DuckDB names the file in quotes, escaped as in JSON when it reports an asynchronous write:
+# `Could not write file "/x": No space …` or `{…"Could not write file \\"/x\\": No space …"}`
+_DUCKDB_NO_SPACE = re.compile(r'\\?"([^"\\]+)\\?"[^"]*No space left on device|No space left on device')
 
 
 class ReportError(Exception):

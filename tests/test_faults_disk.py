@@ -132,6 +132,36 @@ def test_a_full_disk_while_building_reports_the_first_error_and_keeps_the_previo
             assert entry["total_amount"] == pytest.approx(truth["total_amount"], rel=1e-9)
 
 
+def test_a_full_disk_while_exporting_names_an_export_and_leaves_no_temporary(sim, tmp_path):
+    """The exports are written two at a time (report/models/exports.py): every writer's temporary goes, the
+    one error line names a file in data/, the files of the last good export stay, and the next run writes
+    them again."""
+    output = tmp_path / "out"
+    env = cli_env(sim.base_url)
+    assert run_cli(argv("run", output), env, tmp_path).returncode == 0
+    before = {path.name: path.read_bytes() for path in (output / "data").iterdir()}
+    # the exports alone on a small disk of their own, as they were
+    with tmpfs(tmp_path / "data", "16m") as data:
+        for name, content in before.items():
+            (data / name).write_bytes(content)
+        (output / "data").rename(tmp_path / "data.before")
+        (output / "data").symlink_to(data)
+        with filled(data, leave_bytes=64 * 1024):
+            result = run_cli(argv("build", output), env, tmp_path)
+            written = assert_full_disk_error(result, output)
+            assert written.parent == output / "data" and written.name.endswith(".tmp"), written
+            assert not list(data.glob(".*.tmp"))
+            assert sorted(path.name for path in data.iterdir() if path.name != "ballast") == sorted(before)
+            # a file is replaced only once it is whole: each is the last export's or a whole new one
+            for name, content in before.items():
+                now = (data / name).read_bytes()
+                assert now == content or name.endswith(".csv") and now.count(b"\n") == content.count(b"\n")
+        again = run_cli(argv("build", output), env, tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert {path.name: path.read_bytes() for path in data.iterdir()} == before
+        (output / "data").unlink()
+
+
 def test_a_full_disk_while_rendering_keeps_the_previous_report(sim, tmp_path):
     with tmpfs(tmp_path / "disk", "64m") as disk:
         output = disk / "out"
