@@ -23,7 +23,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check report tests bench
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
