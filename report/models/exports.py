@@ -124,8 +124,8 @@ WRITERS = 2
 
 def export(warehouse: Path, out_dir: Path) -> list[Path]:
     """Write each export's .csv and .parquet, then the data dictionary, into out_dir. Each file is written
-    to a temporary name and renamed into place; on a failure the temporaries go and the first error (largest
-    file first) is raised."""
+    to a temporary name and renamed into place; on a failure the temporaries go and the first error (in
+    EXPORTS order) is raised."""
     warehouse, out_dir = Path(warehouse), Path(out_dir)
     if not warehouse.exists():
         raise ModelError(f"there is no warehouse at {warehouse}: run `liqreport build` first.")
@@ -137,7 +137,6 @@ def export(warehouse: Path, out_dir: Path) -> list[Path]:
             types = column_types(connection, spec.table)
             rows = connection.execute(f"select count(*) from {spec.table}").fetchone()[0]
             jobs += [(rows, spec, extension, export_query(spec, types, extension)) for extension in FORMATS]
-        jobs.sort(key=lambda job: -job[0])  # the largest first, so the last to finish is a small one
 
         def write(job) -> Path:
             _, spec, extension, query = job
@@ -156,19 +155,14 @@ def export(warehouse: Path, out_dir: Path) -> list[Path]:
             os.replace(temporary, target)
             return target
 
+        # started largest first, so the last to finish is a small one; leaving the pool waits for all
         with ThreadPoolExecutor(WRITERS) as pool:
-            futures = [pool.submit(write, job) for job in jobs]
-        # every job has finished here (leaving the pool waits for them)
-        written = {future.result(): None for future in futures}
+            largest_first = sorted(range(len(jobs)), key=lambda index: -jobs[index][0])
+            futures = {index: pool.submit(write, jobs[index]) for index in largest_first}
+        written = [futures[index].result() for index in range(len(jobs))]  # EXPORTS order; a failure raises
     dictionary = out_dir / DICTIONARY_FILE
     write_atomically(dictionary, data_dictionary().encode("utf-8"))
-    return [*sorted(written, key=export_order), dictionary]
-
-
-def export_order(path: Path) -> tuple[int, int]:
-    names, extensions = [spec.name for spec in EXPORTS], list(FORMATS)
-    name, extension = path.name.rsplit(".", 1)
-    return names.index(name), extensions.index(extension)
+    return [*written, dictionary]
 
 
 def data_dictionary() -> str:
