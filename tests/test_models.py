@@ -302,6 +302,20 @@ def test_row_outside_its_fetch_range_loses_to_the_window_that_covers_it(tmp_path
     assert amount == pytest.approx(inside[-1]["total_amount"], rel=1e-12)
 
 
+def test_row_in_no_complete_window_counts_in_no_fact_even_on_a_covered_day(tmp_path):
+    # the fetch covers 06:00 onwards; its stray row at 02:00 of the same day (and ISO week) is missing data,
+    # so the daily and weekly facts, by exchange too, sum the covered hours only
+    landing = tmp_path / "landing"
+    start, end = datetime(2025, 3, 10, 6, tzinfo=UTC), datetime(2025, 3, 12, tzinfo=UTC)
+    stray = synthetic_rows("btc", start - 4 * HOUR, start - 3 * HOUR, seed=5, skip_share=0)
+    inside = synthetic_rows("btc", start, end, seed=5)
+    assert stray and stray[0]["exchanges"]
+    land_fetch(landing, "btc", start, end, stray + inside, fetch_id="20250312T000000000000Z")
+    week = datetime(2025, 3, 10, tzinfo=UTC)
+    warehouse, _ = run_build(tmp_path, landing, week, week + timedelta(weeks=1))
+    assert_facts_equal(warehouse, expected_facts({"btc": stray + inside}, {"btc": [(start, end)]}))
+
+
 def test_other_intervals_stay_out_of_the_hourly_facts_with_a_warning(tmp_path):
     landing = tmp_path / "landing"
     rows = synthetic_rows("btc", START, END, seed=9)

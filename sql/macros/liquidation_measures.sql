@@ -35,3 +35,11 @@
         coalesce({{ prefix }}{{ name }}, {{ value }}) as {{ name }}{{ ', ' if not loop.last }}
     {%- endfor -%}
 {% endmacro %}
+
+{#- the six measures of an outer-joined side in an hour that may be missing: null (missing) where `covered` is
+    false, else zero where the join found no row (no events) -#}
+{% macro covered_measures(prefix, covered) %}
+    {%- for name in measure_types() -%}
+        case when {{ covered }} then coalesce({{ prefix }}{{ name }}, 0) end as {{ name }}{{ ', ' if not loop.last }}
+    {%- endfor -%}
+{% endmacro %}

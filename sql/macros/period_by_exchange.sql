@@ -1,14 +1,14 @@
-{#- The by-exchange facts summed over a period (a UTC day, an ISO week) of fct_liquidations_hourly_by_exchange:
-    one row per asset × exchange × period with at least one covered hour. `period` is the SQL of the period
+{#- The by-exchange facts summed over a period (a UTC day, an ISO week): one row per asset × exchange × period
+    with at least one covered hour, for every exchange the asset has anywhere (what fct_liquidations_hourly_by_exchange
+    holds, summed; zero-filled here at the period's grain, not hour by hour). `period` is the SQL of the period
     from `hour`, `name` its column. lineage = the sum of hash(hour, fetch_id) over the period's covered hours (a sum:
     DuckDB's hash of two values is the xor of their hashes, so a bit_xor over an even number of hours would
     cancel the fetch out):
-    the same for every exchange of the asset (each has a row for every covered hour), and equal to
+    the same for every exchange of the asset, and equal to
     period_lineage() of fct_liquidations_hourly, so an incremental build sums again only the periods whose
     hours or fetches moved (and every period of an asset whose exchanges changed), then removes the periods no
     longer covered and the exchanges an asset no longer has (period_by_exchange_cleanup). -#}
-{#- per asset × period of fct_liquidations_hourly: the lineage its covered hours give (also the weeks that
-    fct_liquidations_hourly_by_exchange compares) -#}
+{#- per asset × period of fct_liquidations_hourly: the lineage its covered hours give -#}
 {% macro period_lineage(period, name) -%}
     select asset, {{ period }} as {{ name }}, sum(hash(hour, fetch_id)) as lineage
     from {{ ref('fct_liquidations_hourly') }}
@@ -27,14 +27,24 @@
 {%- endmacro %}
 
 {% macro period_by_exchange(period, name) %}
-with hourly_by_exchange as (select * from {{ ref('fct_liquidations_hourly_by_exchange') }}),
-{%- if is_incremental() %}
+with hourly as (select * from {{ ref('fct_liquidations_hourly') }}),
 
 asset_exchanges as (select * from {{ ref('int_asset_exchanges') }}),
 
-period_lineage as (
-    {{ period_lineage(period, name) }}
+-- the exchanges' hourly rows, `hour` named as in the facts so that `period` applies to them too
+by_exchange as (
+    select asset, exchange, interval_start as hour, {{ liquidation_measures() }}
+    from {{ ref('stg_liquidations_by_exchange') }}
+    where "interval" = '1h'
 ),
+
+-- per asset × period: its covered hours and their lineage (as period_lineage())
+periods as (
+    select asset, {{ period }} as {{ name }}, count(*) as hours_covered, sum(hash(hour, fetch_id)) as lineage
+    from hourly
+    group by all
+),
+{%- if is_incremental() %}
 
 -- an asset that gained or lost an exchange: each of its periods is summed again
 changed_assets as (
@@ -42,40 +52,55 @@ changed_assets as (
 ),
 
 periods_to_sum as (
-    select asset, {{ name }}
-    from period_lineage
+    select periods.*
+    from periods
     anti join (select distinct asset, {{ name }}, lineage from {{ this }}) as kept
-        on kept.asset = period_lineage.asset
-        and kept.{{ name }} = period_lineage.{{ name }}
-        and kept.lineage = period_lineage.lineage
+        on kept.asset = periods.asset
+        and kept.{{ name }} = periods.{{ name }}
+        and kept.lineage = periods.lineage
     union
-    select asset, {{ name }}
-    from period_lineage
-    semi join changed_assets on changed_assets.asset = period_lineage.asset
+    select periods.*
+    from periods
+    semi join changed_assets on changed_assets.asset = periods.asset
 ),
 
-hours_to_sum as (
-    select hourly_by_exchange.*
-    from hourly_by_exchange
+rows_to_sum as (
+    select by_exchange.*
+    from by_exchange
     semi join periods_to_sum
-        on periods_to_sum.asset = hourly_by_exchange.asset
+        on periods_to_sum.asset = by_exchange.asset
         and periods_to_sum.{{ name }} = {{ period }}
 ),
 {%- else %}
 
-hours_to_sum as (select * from hourly_by_exchange),
+periods_to_sum as (select * from periods),
+
+rows_to_sum as (select * from by_exchange),
 {%- endif %}
 
+-- what each exchange had in the period's covered hours (a row outside every complete window is not summed)
+exchange_sums as (
+    select rows_to_sum.asset, rows_to_sum.exchange, {{ period }} as {{ name }}, {{ sum_measures() }}
+    from rows_to_sum
+    semi join hourly on hourly.asset = rows_to_sum.asset and hourly.hour = rows_to_sum.hour
+    group by all
+),
+
+-- every exchange of the asset in every covered period: zero where it had no events
 final as (
     select
-        asset,
-        exchange,
-        {{ period }} as {{ name }},
-        {{ sum_measures() }},
-        count(*) as hours_covered,
-        sum(hash(hour, fetch_id)) as lineage
-    from hours_to_sum
-    group by all
+        periods_to_sum.asset,
+        asset_exchanges.exchange,
+        periods_to_sum.{{ name }},
+        {{ coalesce_measures('exchange_sums.') }},
+        periods_to_sum.hours_covered,
+        periods_to_sum.lineage
+    from periods_to_sum
+    inner join asset_exchanges on asset_exchanges.asset = periods_to_sum.asset
+    left join exchange_sums
+        on exchange_sums.asset = periods_to_sum.asset
+        and exchange_sums.exchange = asset_exchanges.exchange
+        and exchange_sums.{{ name }} = periods_to_sum.{{ name }}
 )
 
 select * from final

@@ -1,7 +1,6 @@
 -- one row per asset × exchange × UTC day with at least one covered hour; lineage: what an incremental build
 -- compares (macros/period_by_exchange.sql). Incremental on asset × day: a build sums again only the days whose
 -- hours or fetches moved; a full refresh sums every day; both give one table (tests/test_incremental.py).
--- depends_on: {{ ref('fct_liquidations_hourly') }}, {{ ref('int_asset_exchanges') }}  (read only inside is_incremental())
 {{ config(
     materialized='incremental',
     unique_key=['asset', 'day'],

@@ -1,6 +1,5 @@
 -- one row per asset × exchange × ISO week (Monday 00:00 UTC) with at least one covered hour; lineage: what an
 -- incremental build compares (macros/period_by_exchange.sql). Incremental on asset × week_start, as the daily.
--- depends_on: {{ ref('fct_liquidations_hourly') }}, {{ ref('int_asset_exchanges') }}  (read only inside is_incremental())
 {{ config(
     materialized='incremental',
     unique_key=['asset', 'week_start'],

@@ -1,5 +1,9 @@
 -- one row per data row of the current complete fetch of each window (asset × interval × window), typed and
 -- with interval_start normalised: the one read of the landed JSON; later models read this table.
+-- page_row is the row's place in its page (1, 2, …): with fetch_id and page_file, what names one landed row, so
+-- stg_liquidations_by_exchange finds the `exchanges` list of the row stg_liquidations kept. exchanges_trades and
+-- exchanges_amount are what that list adds up to (null for a null or empty list), summed as the page is parsed
+-- (free beside the parse) for assert_exchanges_sum_to_totals.
 -- A row belongs to the window of its fetch that holds its hour (the ISO week of interval_start; a version
 -- 1–2 fetch has one window, which keeps its stray rows too); only pages a manifest lists are read, so a
 -- page spanning two weeks of a range gives each week its own rows.
@@ -90,7 +94,8 @@ landed_rows as (
         single_window,
         page_file,
         answer_time,
-        unnest(data) as landed
+        unnest(data) as landed,
+        generate_subscripts(data, 1) as page_row
     from pages
 ),
 
@@ -153,9 +158,12 @@ final as (
         timestamp_unit,
         {{ liquidation_measures('landed.') }},
         landed.exchanges,
+        list_sum([by_exchange.total_trades for by_exchange in landed.exchanges]) as exchanges_trades,
+        list_sum([by_exchange.total_amount for by_exchange in landed.exchanges]) as exchanges_amount,
         "window",
         fetch_id,
         page_file,
+        page_row,
         answer_time,
         is_current_fetch,
         interval_start >= window_start_time and interval_start < window_end_time as is_inside_window

@@ -1,6 +1,9 @@
 -- one row per asset × interval × interval_start, from the current complete fetches; where windows overlap
 -- (clipped differently) or a row repeats across pages, a row inside its fetch's own range beats one outside
--- it, then the newest fetch wins.
+-- it, then the newest fetch wins (then the later page, the later row: a page that repeats an hour).
+-- fetch_id, page_file and page_row name the landed row kept: stg_liquidations_by_exchange unnests its
+-- `exchanges` list from stg_liquidation_rows (the lists are not copied here; the table holds only the totals and
+-- what the list sums to).
 -- Incremental on the hour: a build recomputes only the hours of windows whose current fetch it has not
 -- seen and the hours whose row came from a fetch no longer current; the post_hook removes such rows that no
 -- current row replaced (a window removed from disk). A full refresh dedupes every row; both give one table.
@@ -87,19 +90,17 @@ final as (
         interval_timestamp,
         timestamp_unit,
         {{ liquidation_measures() }},
-        exchanges,
-        -- what the exchanges list adds up to (null for a null or empty list), summed once as the row is
-        -- written: assert_exchanges_sum_to_totals, a warning that sees every row, compares two columns
-        list_sum([by_exchange.total_trades for by_exchange in exchanges]) as exchanges_trades,
-        list_sum([by_exchange.total_amount for by_exchange in exchanges]) as exchanges_amount,
+        exchanges_trades,
+        exchanges_amount,
         "window",
         fetch_id,
-        page_file
+        page_file,
+        page_row
     from candidate_rows
     where is_current_fetch
     qualify row_number() over (
         partition by asset, "interval", interval_start
-        order by is_inside_window desc nulls last, fetch_id desc, page_file desc
+        order by is_inside_window desc nulls last, fetch_id desc, page_file desc, page_row desc
     ) = 1
 )
 

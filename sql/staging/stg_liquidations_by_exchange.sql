@@ -1,7 +1,8 @@
--- one row per asset × interval × interval_start × exchange: the rows' `exchanges` lists unnested
--- (`exchanges: null` or `[]` gives no rows). fetch_id is the lineage: the fetch of the stg_liquidations row;
--- "window" that row's window, window_lineage the sum of hash(interval_start, fetch_id) over the window's
--- stg_liquidations rows (with or without exchanges): what an incremental build compares.
+-- one row per asset × interval × interval_start × exchange: the `exchanges` list of each stg_liquidations row
+-- unnested (`exchanges: null` or `[]` gives no rows), read from the landed row that stg_liquidations kept
+-- (stg_liquidation_rows, by window, fetch_id, page_file and page_row). fetch_id is the lineage: the fetch of the
+-- stg_liquidations row; "window" that row's window, window_lineage the sum of hash(interval_start, fetch_id) over
+-- the window's stg_liquidations rows (with or without exchanges): what an incremental build compares.
 -- Incremental on the window: a build unnests only the windows whose lineage this table does not hold (a new
 -- or re-fetched window, an hour that moved between overlapping windows; a window whose hours have no
 -- exchanges is looked at again each build and gives no rows), comparing a few thousand windows instead of
@@ -47,20 +48,41 @@ changed_windows as (
 changed_windows as (select * from window_lineage),
 {%- endif %}
 
-unnested as (
+-- the kept rows of those windows: which landed row each one is
+kept_rows as (
     select
         liquidations.asset,
         liquidations."interval",
         liquidations.interval_start,
         liquidations.fetch_id,
+        liquidations.page_file,
+        liquidations.page_row,
         liquidations."window",
-        changed_windows.window_lineage,
-        unnest(liquidations.exchanges) as by_exchange
+        changed_windows.window_lineage
     from liquidations
     inner join changed_windows
         on changed_windows.asset = liquidations.asset
         and changed_windows."interval" = liquidations."interval"
         and changed_windows."window" = liquidations."window"
+),
+
+unnested as (
+    select
+        kept_rows.asset,
+        kept_rows."interval",
+        kept_rows.interval_start,
+        kept_rows.fetch_id,
+        kept_rows."window",
+        kept_rows.window_lineage,
+        unnest(landed_rows.exchanges) as by_exchange
+    from {{ ref('stg_liquidation_rows') }} as landed_rows
+    inner join kept_rows
+        on kept_rows.asset = landed_rows.asset
+        and kept_rows."interval" = landed_rows."interval"
+        and kept_rows."window" = landed_rows."window"
+        and kept_rows.fetch_id = landed_rows.fetch_id
+        and kept_rows.page_file = landed_rows.page_file
+        and kept_rows.page_row = landed_rows.page_row
 ),
 
 final as (

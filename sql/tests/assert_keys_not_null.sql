@@ -1,4 +1,5 @@
--- no key column is null (a row without interval_timestamp and interval_time has no start)
+-- no key column is null (a row without interval_timestamp and interval_time has no start); the keys of
+-- fct_liquidations_hourly_by_exchange, a view, are those of fct_liquidations_hourly and stg_liquidations_by_exchange
 -- (an incremental build checks the rows it wrote, a full refresh every row: macros/rows_written.sql)
 with null_keys as (
     select 'stg_liquidations' as model, asset, interval_start::varchar as at, null as exchange
@@ -12,10 +13,6 @@ with null_keys as (
     select 'fct_liquidations_hourly', asset, hour::varchar, null
     from {{ rows_written(ref('fct_liquidations_hourly')) }}
     where asset is null or hour is null
-    union all
-    select 'fct_liquidations_hourly_by_exchange', asset, hour::varchar, exchange
-    from {{ rows_written(ref('fct_liquidations_hourly_by_exchange')) }}
-    where asset is null or hour is null or exchange is null
 ),
 
 final as (
