@@ -152,23 +152,30 @@ def test_run_killed_during_build_or_render_keeps_previous_warehouse_and_report(t
         daily_rows = warehouse_rows(out / "warehouse.duckdb")
         assert daily_rows > 0
         # The fetch is skipped now (everything settled). Each kill waits for a step to start, then a random
-        # moment inside it, so it lands in build or render however fast the machine is.
+        # moment inside it; a run that finished before its kill is run again with a shorter wait, so every
+        # kill lands in build or render however fast the machine is.
         interrupted = 0
         for step in ("build", "render", "build", "render"):
-            with subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True) as process:
-                for line in process.stderr:
-                    if line.startswith(f"[{step}] …"):
-                        break
-                time.sleep(rng.uniform(0.0, 0.6))
-                interrupted += process.poll() is None
-                process.kill()
-                process.wait(timeout=10)
-                process.stderr.read()
-            assert artifacts_verify(report_dir)
-            assert warehouse_rows(out / "warehouse.duckdb") == daily_rows
+            longest_wait = 0.6
+            while longest_wait > 0.01:
+                with subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True) as process:
+                    for line in process.stderr:
+                        if line.startswith(f"[{step}] …"):
+                            break
+                    time.sleep(rng.uniform(0.0, longest_wait))
+                    in_progress = process.poll() is None
+                    process.kill()
+                    process.wait(timeout=10)
+                    process.stderr.read()
+                assert artifacts_verify(report_dir)
+                assert warehouse_rows(out / "warehouse.duckdb") == daily_rows
+                if in_progress:
+                    interrupted += 1
+                    break
+                longest_wait /= 2
         last = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, timeout=240)
-    assert interrupted >= 3  # the kills hit runs still in progress
+    assert interrupted == 4  # every kill hit a run still in progress
     assert last.returncode == 0, last.stderr.decode()
     assert artifacts_verify(report_dir)
     assert warehouse_rows(out / "warehouse.duckdb") == daily_rows
