@@ -64,25 +64,27 @@ periods_to_sum as (
     semi join changed_assets on changed_assets.asset = periods.asset
 ),
 
-rows_to_sum as (
-    select by_exchange.*
-    from by_exchange
+-- the covered hours of those periods
+hours_to_sum as (
+    select hourly.asset, hourly.hour
+    from hourly
     semi join periods_to_sum
-        on periods_to_sum.asset = by_exchange.asset
+        on periods_to_sum.asset = hourly.asset
         and periods_to_sum.{{ name }} = {{ period }}
 ),
 {%- else %}
 
 periods_to_sum as (select * from periods),
 
-rows_to_sum as (select * from by_exchange),
+hours_to_sum as (select asset, hour from hourly),
 {%- endif %}
 
--- what each exchange had in the period's covered hours (a row outside every complete window is not summed)
+-- what each exchange had in those hours (a row outside every complete window is not summed). One semi join on
+-- the hour itself, so a weekly build's few thousand hours narrow the scan of the exchanges' rows
 exchange_sums as (
-    select rows_to_sum.asset, rows_to_sum.exchange, {{ period }} as {{ name }}, {{ sum_measures() }}
-    from rows_to_sum
-    semi join hourly on hourly.asset = rows_to_sum.asset and hourly.hour = rows_to_sum.hour
+    select by_exchange.asset, by_exchange.exchange, {{ period }} as {{ name }}, {{ sum_measures() }}
+    from by_exchange
+    semi join hours_to_sum on hours_to_sum.asset = by_exchange.asset and hours_to_sum.hour = by_exchange.hour
     group by all
 ),
 
