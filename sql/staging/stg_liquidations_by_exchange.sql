@@ -28,7 +28,7 @@ with liquidations as (select * from {{ ref('stg_liquidations') }}),
 
 window_lineage as (
     select asset, "interval", "window", sum(hash(interval_start, fetch_id)) as window_lineage
-    from {{ ref('stg_liquidations') }}  -- not the CTE: read twice, DuckDB would materialize it, lists and all
+    from {{ ref('stg_liquidations') }}  -- not the CTE: read twice, DuckDB would materialize it
     group by all
 ),
 {%- if is_incremental() %}
@@ -71,11 +71,11 @@ kept_rows as (
 -- hashed every landed row, lists and all, to probe a few thousand: 0.3 s instead of 0.07 s)
 landed_rows as (
     select *
-    from {{ ref('stg_liquidation_rows') }} as landed_rows
+    from {{ ref('stg_liquidation_rows') }} as landed
     semi join changed_windows
-        on changed_windows.asset = landed_rows.asset
-        and changed_windows."interval" = landed_rows."interval"
-        and changed_windows."window" = landed_rows."window"
+        on changed_windows.asset = landed.asset
+        and changed_windows."interval" = landed."interval"
+        and changed_windows."window" = landed."window"
 ),
 {%- else %}
 
