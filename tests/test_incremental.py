@@ -429,3 +429,23 @@ def test_an_exchange_new_in_a_week_is_zero_filled_over_the_assets_history_and_le
             assert okex_hours() == [(168, 0)]
             shutil.rmtree(folder)
     assert okex_hours() == [(0, None)]
+
+
+def test_a_window_refetched_without_any_exchange_rows_leaves_no_old_exchange_rows(tmp_path):
+    # the vendor revised a week to totals without a per-exchange breakdown: no row of the new fetch unnests to
+    # anything, so its window's old by-exchange rows must go by their lineage, not by a key the batch wrote
+    landing = tmp_path / "landing"
+    start, end = datetime(2025, 2, 3, tzinfo=UTC), datetime(2025, 2, 10, tzinfo=UTC)
+    variables = model_variables(landing, start, end)
+    land_fetch(landing, "eth", start, end, synthetic_rows("eth", start, end, seed=7),
+               fetch_id="20250601T000000000000Z")
+    warehouse = tmp_path / "incremental.duckdb"
+    build(warehouse, SQL_DIR, variables, log=quiet)
+    assert query(warehouse, "select count(*) from stg_liquidations_by_exchange")[0][0] > 0
+    revised = [{**row, "exchanges": []} for row in synthetic_rows("eth", start, end, seed=7)]
+    land_fetch(landing, "eth", start, end, revised, fetch_id="20250605T000000000000Z")
+    build(warehouse, SQL_DIR, variables, log=quiet)
+    full = tmp_path / "full.duckdb"
+    build(full, SQL_DIR, variables, log=quiet)
+    assert compare_warehouses(full, warehouse)[1] == []
+    assert query(warehouse, "select count(*) from stg_liquidations_by_exchange") == [(0,)]

@@ -6,8 +6,9 @@
 -- Incremental on the window: a build unnests only the windows whose lineage this table does not hold (a new
 -- or re-fetched window, an hour that moved between overlapping windows; a window whose hours have no
 -- exchanges is looked at again each build and gives no rows), comparing a few thousand windows instead of
--- millions of rows; the post_hook removes the windows that left stg_liquidations. A full refresh unnests
--- every row; both give one table (tests/test_incremental.py).
+-- millions of rows; the post_hook removes the rows whose window lineage is no longer stg_liquidations' (a
+-- window that left it, or one whose new rows have no exchanges: its batch wrote no key to replace them). A full
+-- refresh unnests every row; both give one table (tests/test_incremental.py).
 {{ config(
     materialized='incremental',
     unique_key=['asset', '"interval"', '"window"'],
@@ -16,10 +17,15 @@
         delete from {{ this }} as kept
         where not exists (
             select 1
-            from (select distinct asset, \"interval\", \"window\" from {{ ref('stg_liquidations') }}) as windows
+            from (
+                select asset, \"interval\", \"window\", sum(hash(interval_start, fetch_id)) as window_lineage
+                from {{ ref('stg_liquidations') }}
+                group by all
+            ) as windows
             where windows.asset = kept.asset
                 and windows.\"interval\" = kept.\"interval\"
                 and windows.\"window\" = kept.\"window\"
+                and windows.window_lineage = kept.window_lineage
         )
     {% endif %}"
 ) }}
