@@ -8,10 +8,11 @@
     period_lineage() of fct_liquidations_hourly, so an incremental build sums again only the periods whose
     hours or fetches moved (and every period of an asset whose exchanges changed), then removes the periods no
     longer covered and the exchanges an asset no longer has (period_by_exchange_cleanup). -#}
-{#- per asset × period of fct_liquidations_hourly: the lineage its covered hours give -#}
-{% macro period_lineage(period, name) -%}
-    select asset, {{ period }} as {{ name }}, sum(hash(hour, fetch_id)) as lineage
-    from {{ ref('fct_liquidations_hourly') }}
+{#- per asset × period of fct_liquidations_hourly (or `hourly`, a CTE of it the caller reads anyway: DuckDB then
+    scans it once for all its readers): its covered hours and the lineage they give -#}
+{% macro period_lineage(period, name, hourly=none) -%}
+    select asset, {{ period }} as {{ name }}, count(*) as hours_covered, sum(hash(hour, fetch_id)) as lineage
+    from {{ hourly or ref('fct_liquidations_hourly') }}
     group by all
 {%- endmacro %}
 
@@ -38,11 +39,8 @@ by_exchange as (
     where "interval" = '1h'
 ),
 
--- per asset × period: its covered hours and their lineage (as period_lineage())
 periods as (
-    select asset, {{ period }} as {{ name }}, count(*) as hours_covered, sum(hash(hour, fetch_id)) as lineage
-    from hourly
-    group by all
+    {{ period_lineage(period, name, 'hourly') }}
 ),
 {%- if is_incremental() %}
 

@@ -17,11 +17,7 @@
         delete from {{ this }} as kept
         where not exists (
             select 1
-            from (
-                select asset, \"interval\", \"window\", sum(hash(interval_start, fetch_id)) as window_lineage
-                from {{ ref('stg_liquidations') }}
-                group by all
-            ) as windows
+            from ({{ window_lineage() }}) as windows
             where windows.asset = kept.asset
                 and windows.\"interval\" = kept.\"interval\"
                 and windows.\"window\" = kept.\"window\"
@@ -33,9 +29,7 @@
 with liquidations as (select * from {{ ref('stg_liquidations') }}),
 
 window_lineage as (
-    select asset, "interval", "window", sum(hash(interval_start, fetch_id)) as window_lineage
-    from {{ ref('stg_liquidations') }}  -- not the CTE: read twice, DuckDB would materialize it
-    group by all
+    {{ window_lineage() }}  -- the model, not the CTE: read twice, DuckDB would materialize it
 ),
 {%- if is_incremental() %}
 
