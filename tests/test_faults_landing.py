@@ -129,3 +129,34 @@ def test_an_older_complete_fetch_does_not_stand_in_for_a_broken_newest_one(lande
     delete_a_page(newest_complete_by_window(settings.landing_dir)[BROKEN_WINDOW])
     pipeline.build(settings, WEEK, run_tests=False, log=silent)
     assert weekly_fact(settings.output_dir, "btc", WEEK) is None
+
+
+def cut_off_page(folder, start_time: str) -> None:
+    """What a kill while writing a page leaves: pages are written under their final name (architecture §2)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "page-00099.json").write_bytes(b'{"query": {"start_time": "' + start_time.encode()
+                                             + b'"}, "data": [{"interval_t')
+
+
+def test_a_page_cut_off_by_a_kill_is_never_read_by_a_build_or_a_full_refresh(landed):
+    sim, settings = landed
+    pipeline.build(settings, WEEK, log=silent)
+    liquidations = newest_complete_by_window(settings.landing_dir)[BROKEN_WINDOW]
+    [prices] = [path.parent for path in settings.landing_dir.glob("trades_ohlcv/asset=btc/*/*/_manifest.json")
+                if path.is_file()]
+    later = "fetch=20991231T000000000000Z"
+    for folder in (liquidations, prices):
+        cut_off_page(folder, "2025-02-24T00:00:00Z")  # landed after the manifest's last rewrite
+        cut_off_page(folder.with_name(later), "2025-03-03T00:00:00Z")  # a fetch without a manifest yet
+    truth = week_truth(sim, "btc", WEEK)
+    for full_refresh in (False, True):
+        pipeline.build(settings, WEEK, full_refresh=full_refresh, log=silent)
+        amount, trades, hours = weekly_fact(settings.output_dir, "btc", WEEK)
+        assert (trades, hours) == (truth["total_trades"], WEEK.hours)
+        assert amount == pytest.approx(truth["total_amount"], rel=1e-9)
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+            assert connection.execute("select count(*) from stg_liquidation_pages").fetchone()[0] > 0
+            price_hours = connection.execute("select count(*) from stg_prices where asset = 'btc' and "
+                                             "interval_start >= ? and interval_start < ?",
+                                             [WEEK.start.replace(tzinfo=None), WEEK.end.replace(tzinfo=None)])
+            assert price_hours.fetchone()[0] == WEEK.hours

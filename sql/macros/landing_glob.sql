@@ -41,3 +41,18 @@
         ~ "order by 1, 2") -%}
     {{- return(changes.rows if changes is not none else []) -}}
 {% endmacro %}
+
+{#- The page files that rows of `relation` list (its `fetch_path`, and `pages`, a list of page names), where
+    `where` holds (the rows aliased `windows`): by name, quote-doubled for SQL literals, for DuckDB's readers. A
+    glob would also read a page landed after its manifest's last rewrite (whole, or cut off by a kill: nobody's,
+    and its malformed JSON fails the read). dbt parses models with execute = false: no query, no files. -#}
+{% macro listed_page_files(relation, pages, where='true') %}
+    {%- if not execute -%}
+        {{- return([]) -}}
+    {%- endif -%}
+    {%- set listed = run_query(
+        "select distinct replace(fetch_path || '/' || page_file, chr(39), chr(39) || chr(39)) from ("
+        ~ "select windows.fetch_path, unnest(windows." ~ pages ~ ") as page_file from " ~ relation
+        ~ " as windows where " ~ where ~ ") order by 1") -%}
+    {{- return(listed.rows | map(attribute=0) | list) -}}
+{% endmacro %}

@@ -1,8 +1,9 @@
--- one row per page a complete fetch's manifest lists (pages of a folder without a manifest, or files its
--- manifest does not list, are ignored). Which window a row belongs to is stg_liquidation_rows' business.
+-- one row per page a complete fetch's manifest lists and that is on disk as listed (pages of a folder without a
+-- manifest, files its manifest does not list, and listed pages missing or resized are ignored). Which window a row belongs to is stg_liquidation_rows' business.
 -- Reading it parses every landed page's JSON: for a look at the pages, not for the build (stg_liquidation_rows
 -- reads only the pages of the windows it has not loaded yet, through the same macro).
 {{ config(materialized='view') }}
+{%- set page_files = listed_page_files(ref('stg_landing_fetches'), 'found_pages') %}
 
 with fetches as (select * from {{ ref('stg_landing_fetches') }}),
 
@@ -16,7 +17,7 @@ current_fetches as (
 ),
 
 landed_pages as (
-    {{ read_liquidation_pages(landed_globs('page-*.json')) }}
+    {{ read_liquidation_pages(page_files) }}
 ),
 
 final as (

@@ -27,19 +27,17 @@
         )
     {% endif %}"
 ) }}
+{#- the pages this build reads, by name: those the current windows' manifests list (a page landed after its
+    manifest's last rewrite, whole or cut off by a kill, is never read), incrementally only those of windows not
+    loaded yet -#}
+{%- set not_loaded = "" %}
 {%- if is_incremental() %}
-    {#- the pages holding the current windows not loaded yet: all this build reads -#}
-    {%- set unloaded = run_query(
-        "select distinct replace(fetch_path || '/' || page_file, chr(39), chr(39) || chr(39)) from ("
-        ~ "select windows.fetch_path, unnest(windows.window_pages) as page_file from "
-        ~ ref('stg_landing_windows') ~ " as windows where windows.is_current and windows.row_count > 0 "
-        ~ "and not exists (select 1 from " ~ this ~ " as loaded where loaded.asset = windows.asset "
+    {%- set not_loaded = " and not exists (select 1 from " ~ this ~ " as loaded where loaded.asset = windows.asset "
         ~ "and loaded.\"interval\" = windows.\"interval\" and loaded.\"window\" = windows.\"window\" "
-        ~ "and loaded.fetch_id = windows.fetch_id)) order by 1") %}
-    {%- set page_files = unloaded.rows | map(attribute=0) | list %}
-{%- else %}
-    {%- set page_files = landed_globs('page-*.json') %}
+        ~ "and loaded.fetch_id = windows.fetch_id)" %}
 {%- endif %}
+{%- set page_files = listed_page_files(ref('stg_landing_windows'), 'window_pages',
+                                       'windows.is_current and windows.row_count > 0' ~ not_loaded) %}
 
 with fetches as (select * from {{ ref('stg_landing_fetches') }}),
 

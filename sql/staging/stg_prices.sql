@@ -4,18 +4,18 @@
 -- that window: a fetch's pages landed after its last manifest, and windows superseded by a newer fetch, are
 -- never read. Where a row still repeats (windows clipped differently), the newest fetch wins.
 {{ config(materialized='table') }}
-{%- set landing = var('landing_path') | replace("'", "''") %}
-{%- set page_glob = landing ~ '/trades_ohlcv/*/*/*/page-*.json' %}
 {%- set bar_type = 'struct("timestamp" bigint, "open" double, high double, low double, "close" double, '
                    ~ 'volume double)' %}
+{#- the pages the current windows' manifests list (a page landed after the last rewrite is never read) -#}
+{%- set page_files = listed_page_files(ref('stg_price_windows'), 'window_pages', 'windows.is_current') %}
 
 with windows as (select * from {{ ref('stg_price_windows') }}),
 
 landed_pages as (
-{%- if files_exist(page_glob) %}
+{%- if page_files %}
     select *
     from read_json(
-        '{{ page_glob }}',
+        {{ sql_list(page_files) }},
         format = 'unstructured',
         filename = true,
         hive_partitioning = false,
