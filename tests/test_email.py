@@ -585,3 +585,20 @@ def test_email_prints_each_side_in_its_own_colour_inline(delivered):
         side = node.get("class")
         color = PALETTE.long if side == "long" else PALETTE.short_ink
         assert f"color: {color}" in node.get("style", "") and "".join(node.itertext()).endswith(side)
+
+
+def test_email_shows_the_largest_spike_hours_and_counts_the_rest(tmp_path):
+    report = write_report_folder(tmp_path / "reports")
+    summary = json.loads((report / "summary.json").read_text())
+    [spike] = summary["overview"]["spike_hours"]
+    hours = [f"2025-02-2{day}T0{hour}:00:00Z" for day, hour in ((5, 4), (6, 5), (7, 6), (8, 7), (8, 9))]
+    summary["overview"]["spike_hours"] = [{**spike, "hour": hour} for hour in hours]
+    (report / "summary.json").write_text(json.dumps(summary))
+    path = deliver(settings_for(tmp_path, 1), report, log=lambda line: None)
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    page = " ".join(parse_html(html_of(message)).itertext())
+    for part in (page, text_of(message)):
+        shown = [hour for hour in ("Tue 25 Feb 04:00", "Wed 26 Feb 05:00", "Thu 27 Feb 06:00",
+                                   "Fri 28 Feb 07:00", "Fri 28 Feb 09:00") if hour in part]
+        assert shown == ["Tue 25 Feb 04:00", "Wed 26 Feb 05:00", "Thu 27 Feb 06:00"]
+        assert "2 more hours in the full report." in " ".join(part.split())

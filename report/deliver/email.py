@@ -229,8 +229,8 @@ def template_context(summary: dict, charts: list[dict], report_link: str | None,
                        "coverage_gap": entry.get("hours_covered", 0) < entry.get("hours_in_period", 0),
                        "price_change": (price.get("move") or {}).get("change"),
                        "price_note": price_note(entry["asset"], price)})
-    spikes = []
-    for spike in (summary["overview"]["spike_hours"] or [])[:SPIKE_LINES]:
+    spikes, all_spikes = [], summary["overview"]["spike_hours"] or []
+    for spike in all_spikes[:SPIKE_LINES]:
         side, side_text = side_share(spike["long_share"])
         spikes.append({**spike, "side": side, "side_text": side_text})
     images = [{"cid": chart["cid"], "title": chart.get("title") or "", "alt": chart.get("alt") or "",
@@ -251,6 +251,7 @@ def template_context(summary: dict, charts: list[dict], report_link: str | None,
         "overview": summary["overview"],
         "assets": assets,
         "spikes": spikes,
+        "spikes_more": len(all_spikes) - len(spikes),  # the largest are shown; the rest are counted, not hidden
         # null in summary.json: no hour had 28 days of history for two assets, so none could be tested
         "spikes_untested": summary["overview"]["spike_hours"] is None,
         "charts": images,
