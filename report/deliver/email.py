@@ -251,7 +251,7 @@ def template_context(summary: dict, charts: list[dict], report_link: str | None,
         "overview": summary["overview"],
         "assets": assets,
         "spikes": spikes,
-        "spikes_more": len(all_spikes) - len(spikes),  # the largest are shown; the rest are counted, not hidden
+        "spikes_more": len(all_spikes) - len(spikes),  # the largest shown, the rest counted, not hidden
         # null in summary.json: no hour had 28 days of history for two assets, so none could be tested
         "spikes_untested": summary["overview"]["spike_hours"] is None,
         "charts": images,
