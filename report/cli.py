@@ -37,9 +37,11 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-# With --quiet, only these get through: what was done (summaries) and what went wrong.
-SUMMARY_PREFIXES = ("[fetch] done:", "Completed:", "Report:", "Site:", "Email:", "Sent to", "Timings:")
-PROBLEM_WORDS = ("FAILED", "FAIL ", "WARN", "Warning", "ERROR", "already sent", "Waiting for")
+# With --quiet, only these get through: what was done (summaries), what went wrong, and that the numbers are
+# the simulator's (a scheduled job's log must say so as plainly as its report does).
+SUMMARY_PREFIXES = ("[fetch] done:", "[price] done:", "Completed:", "Report:", "Site:", "Email:", "Sent to",
+                    "Timings:")
+PROBLEM_WORDS = ("FAILED", "FAIL ", "WARN", "Warning", "ERROR", "already sent", "Waiting for", "DEMO DATA")
 
 
 def quiet(log: Callable[[str], None]) -> Callable[[str], None]:
@@ -117,7 +119,7 @@ def _add_fetch_flags(parser: argparse.ArgumentParser) -> None:
         help="hours after a window ends before a landed fetch of it is final (default 24)",
     )
     group.add_argument("--quiet", action="store_true",
-                       help="print only the summaries and errors (no progress bar or progress lines)")
+                       help="print only the summaries, errors and the DEMO DATA notice (no progress)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -105,8 +105,9 @@ def test_quiet_prints_only_the_summary(tmp_path):
         result = run_cli(liqreport("fetch", *ARGS, "--quiet", "--output-dir", str(tmp_path / "out")),
                          cli_env(sim.base_url), tmp_path)
     assert result.returncode == 0
-    [line] = result.stderr.splitlines()
-    assert line.startswith("[fetch] done: 65 fetched, 0 skipped, 0 failed; ")
+    liquidations, prices = result.stderr.splitlines()
+    assert liquidations.startswith("[fetch] done: 65 fetched, 0 skipped, 0 failed; ")
+    assert prices.startswith("[price] done: 65 fetched, 0 skipped; ")
 
 
 def test_quiet_still_prints_the_errors(tmp_path):
@@ -121,3 +122,12 @@ def test_quiet_still_prints_the_errors(tmp_path):
     assert [line for line in lines if "FAILED" in line]
     assert lines[-2].startswith("[fetch] done: 0 fetched")
     assert lines[-1].startswith("Error: 13 of 13 windows failed; first: GET ")
+
+
+def test_quiet_still_says_demo_data_and_gives_both_summaries(tmp_path):
+    result = run_cli(liqreport("fetch", "--week", "2025-W09", "--assets", "btc", "--quiet", "--output-dir",
+                               str(tmp_path / "out")), cli_env(None, api_key=None), tmp_path)
+    assert result.returncode == 0, result.stderr
+    demo, *summaries = result.stderr.splitlines()
+    assert demo.startswith("No KAIKO_API_KEY: using the built-in simulator") and demo.endswith("DEMO DATA.")
+    assert [line.split(":")[0] for line in summaries] == ["[fetch] done", "[price] done"]
