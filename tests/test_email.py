@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from report import cli
 from report.deliver.email import deliver
-from report.errors import DeliveryError
+from report.errors import ConfigError, DeliveryError
 from report.settings import TEMPLATES_DIR, Settings, SmtpSettings
 
 LABEL = "2025-W09"
@@ -455,13 +455,24 @@ def test_email_without_a_pdf_to_attach_says_so_and_sends_the_rest(tmp_path):
     assert any("render with --pdf" in line for line in lines)
 
 
-def test_email_cli_send_without_recipients_exits_non_zero(tmp_path, monkeypatch, capsys):
+def test_email_cli_send_without_recipients_is_a_usage_error(tmp_path, monkeypatch, capsys):
     write_report_folder(tmp_path / "output" / "reports")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KAIKO_API_KEY", raising=False)
-    assert cli.main(["email", "--week", LABEL, "--output-dir", "output", "--send"]) == 1
+    assert cli.main(["email", "--week", LABEL, "--output-dir", "output", "--send"]) == 2
     assert capsys.readouterr().err.strip() == (
         "Error: no email recipients: pass --to risk@example.com or set email_to in liqreport.toml.")
+
+
+def test_email_cli_send_without_a_sender_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    write_report_folder(tmp_path / "output" / "reports")
+    monkeypatch.chdir(tmp_path)
+    for name in ("KAIKO_API_KEY", "SMTP_FROM", "SMTP_USER"):
+        monkeypatch.delenv(name, raising=False)
+    argv = ["email", "--week", LABEL, "--output-dir", "output", "--send", "--to", "risk@example.com"]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "Error: no sender address: set SMTP_FROM, e.g. SMTP_FROM=reports@example.com.")
 
 
 def test_email_without_recipients_still_writes_the_eml_without_a_to_header(tmp_path, report_dir_without_pdf):
@@ -473,7 +484,7 @@ def test_email_without_recipients_still_writes_the_eml_without_a_to_header(tmp_p
 
 
 def test_sending_without_recipients_says_how_to_fix(tmp_path, report_dir):
-    with pytest.raises(DeliveryError, match="--to .*email_to in liqreport.toml"):
+    with pytest.raises(ConfigError, match="--to .*email_to in liqreport.toml"):
         deliver(settings_for(tmp_path, 1, to=()), report_dir, send=True, log=lambda line: None)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import css_inline
 
 from report.deliver.report_folder import artifact_path, load_summary
-from report.errors import DeliveryError
+from report.errors import ConfigError, DeliveryError
 from report.files import write_atomically
 from report.formatting import (
     asset_label,
@@ -62,7 +62,7 @@ def deliver(settings: Settings, report_dir: Path, *, send: bool = False, resend:
     """
     # report.eml is always written (another system may send it); only sending needs recipients
     if send and not settings.email_to:
-        raise DeliveryError("no email recipients: pass --to risk@example.com "
+        raise ConfigError("no email recipients: pass --to risk@example.com "
                             "or set email_to in liqreport.toml.")
     for address in settings.email_to:
         validate_email(address)
@@ -151,7 +151,7 @@ def sender_address(smtp: SmtpSettings, *, required: bool) -> str:
     if smtp.user and "@" in smtp.user:
         return smtp.user
     if required:
-        raise DeliveryError("no sender address: set SMTP_FROM, e.g. SMTP_FROM=reports@example.com.")
+        raise ConfigError("no sender address: set SMTP_FROM, e.g. SMTP_FROM=reports@example.com.")
     return "liqreport@localhost"
 
 
