@@ -283,6 +283,18 @@ def check_report_inputs(settings, period, now: datetime) -> None:
         )
 
 
+def check_period_in_history(settings, period) -> None:
+    """A period that ends before the endpoint's history starts has nothing to fetch or report: refuse it
+    before any request, rather than fetch empty weeks and report that nothing covers it."""
+    history_start = settings.history_start.replace(tzinfo=UTC) if settings.history_start.tzinfo is None \
+        else settings.history_start
+    if period.end <= history_start:
+        raise ConfigError(
+            f"{period.label} ends before the endpoint's history starts ({history_start:%Y-%m-%d}): there is "
+            "nothing to fetch or report; pick a later --week (or set history_start in liqreport.toml)."
+        )
+
+
 # Commands that only go on from what an earlier one wrote there (a warehouse, a rendered report).
 READS_EARLIER_OUTPUT = ("test", "render", "email", "publish")
 
@@ -304,6 +316,8 @@ def dispatch(args: argparse.Namespace) -> int:
         )
     settings = settings_from_args(args)
     period = None if args.command == "publish" else period_from_args(args)
+    if args.command in ("run", "fetch", "build", "render"):
+        check_period_in_history(settings, period)
     if args.command in ("run", "build", "render"):
         check_report_inputs(settings, period, datetime.now(UTC))
     check_output_exists(args.command, settings.output_dir)

@@ -106,10 +106,14 @@ def test_page_size_over_the_api_maximum(simulator_env, capsys):
         (["render", "--start", "2025-01-06", "--end", "2099-01-01"], "is not over yet"),
         (["run", "--week", "2025-W20", "--interval", "4h"], "the report is built from hourly data"),
         (["build", "--week", "2025-W20", "--interval", "1d"], "--interval 1d can be landed"),
+        (["run", "--start", "2024-01-01", "--end", "2024-01-08"],
+         "2024-01-01_2024-01-08 ends before the endpoint's history starts (2025-01-08)"),
+        (["fetch", "--week", "2025-W01"], "2025-W01 ends before the endpoint's history starts (2025-01-08)"),
     ],
-    ids=["future week", "range ending in the future", "4h report", "1d build"],
+    ids=["future week", "range ending in the future", "4h report", "1d build", "range before the history",
+         "fetch before the history"],
 )
-def test_reports_need_a_finished_period_and_hourly_data(simulator_env, capsys, tmp_path, argv, fragment):
+def test_reports_need_a_finished_period_in_the_history_and_hourly_data(simulator_env, capsys, tmp_path, argv, fragment):
     code, err = run_cli(capsys, *argv)
     assert code == 2
     assert_one_line_error(err, fragment)
