@@ -248,8 +248,8 @@ def typed_number(name: str, value, kind: type = int, low: float | None = None, h
             raise ConfigError(f"{name} must be a number, got {value!r}.") from None
     elif isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{name} must be a number, got {_shown(value)}.")
-    elif kind is int and isinstance(value, float):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}.")
+    elif kind is int and isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}.")  # 1e3 is 1000, 10.9 is refused
     if not math.isfinite(value):
         raise ConfigError(f"{name} must be a finite number, got {value!r}.")
     value = kind(value)
@@ -386,7 +386,8 @@ def resolve(
         values["output_dir"] = Path(output_dir)
     for name, (kind, low, high) in NUMBERS.items():
         if name in merged:
-            label = f"{name} ({FLAG_OF[name]})" if name in FLAG_OF else name
+            from_flag = name in FLAG_OF and flags.get(name) is not None  # else from liqreport.toml
+            label = f"{name} ({FLAG_OF[name]})" if from_flag else f"{name} in liqreport.toml"
             values[name] = typed_number(label, merged[name], kind, low, high)
     values["no_demo"] = bool(merged.get("no_demo", False))
     values["wait_for_lock"] = bool(merged.get("wait_for_lock", False))

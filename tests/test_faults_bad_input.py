@@ -4,6 +4,7 @@ nothing written. Driven through the CLI's main() the way a user types it."""
 import pytest
 
 from report.cli import main
+from report.settings import resolve
 from report.simulator import running_simulator
 
 
@@ -113,7 +114,8 @@ def test_page_size_over_the_api_maximum(simulator_env, capsys):
     ids=["future week", "range ending in the future", "4h report", "1d build", "range before the history",
          "fetch before the history"],
 )
-def test_reports_need_a_finished_period_in_the_history_and_hourly_data(simulator_env, capsys, tmp_path, argv, fragment):
+def test_reports_need_a_finished_period_in_the_history_and_hourly_data(simulator_env, capsys, tmp_path, argv,
+                                                                        fragment):
     code, err = run_cli(capsys, *argv)
     assert code == 2
     assert_one_line_error(err, fragment)
@@ -129,9 +131,14 @@ MORE_CASES = {
     "output_dir = 5": ("output_dir = 5\n", ["fetch"], ["output_dir must be a string, got 5"]),
     "email_to = [1, 2]": ("email_to = [1, 2]\n", ["fetch"], ["email_to must be a list of addresses"]),
     "page_size = true": ("page_size = true\n", ["fetch"],
-                         ["page_size (--page-size) must be a number, got true"]),
+                         ["page_size in liqreport.toml must be a number, got true"]),
     "page_size = 10.9": ("page_size = 10.9\n", ["fetch"], ["must be a whole number, got 10.9"]),
-    "timeout_s = nan": ("timeout_s = nan\n", ["fetch"], ["timeout_s must be a finite number, got nan"]),
+    "timeout_s = nan": ("timeout_s = nan\n", ["fetch"],
+                        ["timeout_s in liqreport.toml must be a finite number, got nan"]),
+    "concurrency = -3": ("concurrency = -3\n", ["fetch"],
+                         ["concurrency in liqreport.toml must be from 1 to 64, got -3"]),
+    "--concurrency -3": ("concurrency = 4\n", ["fetch", "--concurrency", "-3"],
+                         ["concurrency (--concurrency) must be from 1 to 64, got -3"]),
     "concurrency = '8'": ('concurrency = "8"\n', ["fetch"],
                           ["concurrency in liqreport.toml must be a number, got '8': drop the quotes."]),
     "concurrency = 'x'": ('concurrency = "x"\n', ["fetch"],
@@ -215,3 +222,9 @@ def test_smtp_port_that_is_not_a_number_is_one_line(simulator_env, capsys, monke
     code, err = run_cli(capsys, "fetch", "--week", "2025-W09")
     assert code == 2
     assert_one_line_error(err, "SMTP_PORT must be a whole number, got '25x'")
+
+
+def test_a_whole_number_written_as_a_float_in_the_config_file_is_taken(tmp_path):
+    (tmp_path / "liqreport.toml").write_text("page_size = 1e3\nconcurrency = 4.0\n")
+    settings = resolve({}, {}, tmp_path / "liqreport.toml")
+    assert (settings.page_size, settings.concurrency) == (1000, 4)
