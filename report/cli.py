@@ -69,7 +69,7 @@ def console(args: argparse.Namespace, stream=None):
 def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("source and output (flags > environment > liqreport.toml)")
     group.add_argument("--assets", help="comma-separated asset codes, e.g. btc,eth,sol")
-    group.add_argument("--interval", help="1h..24h or 1d (default 1h)")
+    group.add_argument("--interval", help="1h..24h or 1d for `fetch`; reports are built from 1h (default 1h)")
     group.add_argument("--region", help="us or eu (env KAIKO_REGION)")
     group.add_argument("--base-url", dest="base_url", help="API root, e.g. a mirror (env KAIKO_BASE_URL)")
     group.add_argument(
