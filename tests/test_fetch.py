@@ -165,8 +165,13 @@ def test_unsettled_and_partial_windows_are_fetched_again(sim, tmp_path):
                            "2025-02-10")
     assert clipped["end_time"] == "2025-02-12T12:00:00Z"
     sim.request_log.clear()
-    fetch_range(settings, utc(2025, 2, 3), utc(2025, 2, 17), now=now + timedelta(hours=1), log=lambda _: None)
+    lines = []
+    fetch_range(settings, utc(2025, 2, 3), utc(2025, 2, 17), now=now + timedelta(hours=1), log=lines.append)
     assert [r["query"]["start_time"] for r in first_calls(sim.request_log, "btc")] == ["2025-02-10T00:00:00Z"]
+    plan = lines[0]
+    assert plan.startswith("[fetch] 2 windows (btc, 1h): 1 already landed and settled, 1 to fetch in 1 chain")
+    assert plan.endswith("; 1 of them landed already but ended less than 24 h ago (Kaiko may still revise "
+                         "them): fetched again until they settle")
     assert_rows_exactly_once(settings.landing_dir, sim, "btc", utc(2025, 2, 3), utc(2025, 2, 12, 13))
 
 

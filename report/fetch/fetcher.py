@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -98,7 +98,7 @@ def _fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh:
     leftovers = remove_incomplete(settings.landing_dir)
     if leftovers:
         log(f"[fetch] removed {len(leftovers)} incomplete fetch folder(s), unlisted page(s) and temp file(s) "
-            "an interrupted run left")
+            "an interrupted or failed run left")
     now = as_utc(now or datetime.now(UTC))
     windows = plan_windows(settings.assets, settings.interval, start, end, now)
     root = landing_root(settings)
@@ -109,10 +109,16 @@ def _fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh:
     ranges = plan_ranges(pending, settings.page_size)
     summary = FetchSummary(windows_planned=len(windows), windows_skipped=len(windows) - len(pending),
                            ranges=len(ranges), minimum_requests=minimum_requests(pending, settings.page_size))
+    # landed already, but too recent to be final: say why they are fetched again
+    unsettled = sum(1 for w in pending if w.end > now - timedelta(hours=settings.settle_hours)
+                    and (entry := landed[w.asset].get(w.label)) is not None and entry.usable
+                    and entry.api_root == root)
     log(f"[fetch] {len(windows)} windows ({', '.join(settings.assets)}, {settings.interval}): "
         f"{summary.windows_skipped} already landed and settled, {len(pending)} to fetch"
         + (f" in {len(ranges)} chain{'s' * (len(ranges) != 1)}, at least {summary.minimum_requests} "
-           f"request{'s' * (summary.minimum_requests != 1)}" if ranges else ""))
+           f"request{'s' * (summary.minimum_requests != 1)}" if ranges else "")
+        + (f"; {unsettled} of them landed already but ended less than {settings.settle_hours} h ago (Kaiko "
+           "may still revise them): fetched again until they settle" if unsettled and not refresh else ""))
     limiter = TokenBucket(settings.max_requests_per_second, burst=rate_burst(settings))
     own_session = session is None
     session = session or build_session(settings, limiter)
