@@ -471,3 +471,15 @@ def test_settling_the_imported_modules_keeps_no_garbage_and_leaves_collection_on
     after = cycle()
     gc.collect()
     assert after() is None
+
+
+def test_the_joint_spike_table_lists_every_hour_the_email_counts():
+    from report.templating import environment
+
+    rows = [{"hour": f"2025-02-25T{hour:02d}:00:00Z", "assets": ["btc", "eth"], "long_share": 0.6,
+             "total_amount": 1e6 * (9 - hour), "max_robust_z": 4.0} for hour in range(9)]
+    overview = {"spike_hours": rows, "spike_hours_tested": 168, "hours_in_period": 168, "biggest_hour": None}
+    tables = environment().get_template("_tables.html").module
+    table = html5lib.parse(str(tables.joint_spikes(rows, overview, {"this": "this week"})),
+                           namespaceHTMLElements=False)
+    assert len(table.findall(".//tbody/tr")) == len(rows)
