@@ -1,9 +1,11 @@
--- one row per page a complete fetch's manifest lists and that is on disk as listed (pages of a folder without a
--- manifest, files its manifest does not list, and listed pages missing or resized are ignored). Which window a row belongs to is stg_liquidation_rows' business.
+-- one row per page a complete fetch's manifest lists (pages of a folder without a manifest, or files its
+-- manifest does not list, are ignored). Which window a row belongs to is stg_liquidation_rows' business.
 -- Reading it parses every landed page's JSON: for a look at the pages, not for the build (stg_liquidation_rows
--- reads only the pages of the windows it has not loaded yet, through the same macro).
+-- reads only the pages of the windows it has not loaded yet, through the same macro). A view reads its files
+-- when queried, so it reads them by a glob: a list fixed at build time fails once a listed page is deleted. A
+-- cut-off page left by a killed fetch fails a query of it until the next fetch removes the page; no build
+-- reads this view.
 {{ config(materialized='view') }}
-{%- set page_files = listed_page_files(ref('stg_landing_fetches'), 'found_pages') %}
 
 with fetches as (select * from {{ ref('stg_landing_fetches') }}),
 
@@ -17,7 +19,7 @@ current_fetches as (
 ),
 
 landed_pages as (
-    {{ read_liquidation_pages(page_files) }}
+    {{ read_liquidation_pages(landed_globs('page-*.json')) }}
 ),
 
 final as (
