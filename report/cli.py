@@ -291,7 +291,7 @@ def check_period_in_history(settings, period) -> None:
     if period.end <= history_start:
         raise ConfigError(
             f"{period.label} ends before the endpoint's history starts ({history_start:%Y-%m-%d}): there is "
-            "nothing to fetch or report; pick a later --week (or set history_start in liqreport.toml)."
+            "nothing to fetch or report; pick a later --week."
         )
 
 

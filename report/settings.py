@@ -355,7 +355,8 @@ def resolve(
     flags: dict, environ: dict, config_path: Path | None = None, *, config_required: bool = False
 ) -> Settings:
     """Merge flags > environment > liqreport.toml > defaults into one validated Settings."""
-    file_values = load_config_file(config_path or Path(CONFIG_FILE), required=config_required)
+    config_path = config_path or Path(CONFIG_FILE)
+    file_values = load_config_file(config_path, required=config_required)
     env_values = {
         "api_key": environ.get("KAIKO_API_KEY") or None,
         "region": environ.get("KAIKO_REGION") or None,
@@ -387,7 +388,7 @@ def resolve(
     for name, (kind, low, high) in NUMBERS.items():
         if name in merged:
             from_flag = name in FLAG_OF and flags.get(name) is not None  # else from liqreport.toml
-            label = f"{name} ({FLAG_OF[name]})" if from_flag else f"{name} in liqreport.toml"
+            label = f"{name} ({FLAG_OF[name]})" if from_flag else f"{name} in {config_path}"
             values[name] = typed_number(label, merged[name], kind, low, high)
     values["no_demo"] = bool(merged.get("no_demo", False))
     values["wait_for_lock"] = bool(merged.get("wait_for_lock", False))

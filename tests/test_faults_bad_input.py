@@ -228,3 +228,11 @@ def test_a_whole_number_written_as_a_float_in_the_config_file_is_taken(tmp_path)
     (tmp_path / "liqreport.toml").write_text("page_size = 1e3\nconcurrency = 4.0\n")
     settings = resolve({}, {}, tmp_path / "liqreport.toml")
     assert (settings.page_size, settings.concurrency) == (1000, 4)
+
+
+def test_a_number_from_another_config_file_names_that_file(simulator_env, capsys, tmp_path):
+    (tmp_path / "prod.toml").write_text("page_size = 5000\n")
+    code, err = run_cli(capsys, "fetch", "--config", str(tmp_path / "prod.toml"))
+    assert code == 2
+    assert_one_line_error(err, f"page_size in {tmp_path / 'prod.toml'} must be from 1 to 1000, got 5000")
+    assert simulator_env.request_count == 0

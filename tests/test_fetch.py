@@ -170,9 +170,15 @@ def test_unsettled_and_partial_windows_are_fetched_again(sim, tmp_path):
     assert [r["query"]["start_time"] for r in first_calls(sim.request_log, "btc")] == ["2025-02-10T00:00:00Z"]
     plan = lines[0]
     assert plan.startswith("[fetch] 2 windows (btc, 1h): 1 already landed and settled, 1 to fetch in 1 chain")
-    assert plan.endswith("; 1 of them landed already but ended less than 24 h ago (Kaiko may still revise "
-                         "them): fetched again until they settle")
+    reason = ("; 1 of them landed before they settled (24 h after their end; Kaiko may still revise an hour "
+              "until then): fetched again")
+    assert plan.endswith(reason)
     assert_rows_exactly_once(settings.landing_dir, sim, "btc", utc(2025, 2, 3), utc(2025, 2, 12, 13))
+    # two days after the week's end: its copy was taken before it settled, so it is fetched again, saying why
+    lines.clear()
+    fetch_range(settings, utc(2025, 2, 3), utc(2025, 2, 17), now=utc(2025, 2, 19), log=lines.append)
+    assert lines[0].endswith(reason)
+    assert_rows_exactly_once(settings.landing_dir, sim, "btc", utc(2025, 2, 3), utc(2025, 2, 17))
 
 
 def test_refresh_refetches_and_the_new_fetch_supersedes_the_old(sim, tmp_path):

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -109,16 +109,16 @@ def _fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh:
     ranges = plan_ranges(pending, settings.page_size)
     summary = FetchSummary(windows_planned=len(windows), windows_skipped=len(windows) - len(pending),
                            ranges=len(ranges), minimum_requests=minimum_requests(pending, settings.page_size))
-    # landed already, but too recent to be final: say why they are fetched again
-    unsettled = sum(1 for w in pending if w.end > now - timedelta(hours=settings.settle_hours)
-                    and (entry := landed[w.asset].get(w.label)) is not None and entry.usable
-                    and entry.api_root == root)
+    # landed already from this root, but fetched before the window settled (or cut short by `now` then): say
+    # why they are fetched again
+    unsettled = sum(1 for w in pending if (entry := landed[w.asset].get(w.label)) is not None
+                    and entry.usable and entry.api_root == root)
     log(f"[fetch] {len(windows)} windows ({', '.join(settings.assets)}, {settings.interval}): "
         f"{summary.windows_skipped} already landed and settled, {len(pending)} to fetch"
         + (f" in {len(ranges)} chain{'s' * (len(ranges) != 1)}, at least {summary.minimum_requests} "
            f"request{'s' * (summary.minimum_requests != 1)}" if ranges else "")
-        + (f"; {unsettled} of them landed already but ended less than {settings.settle_hours} h ago (Kaiko "
-           "may still revise them): fetched again until they settle" if unsettled and not refresh else ""))
+        + (f"; {unsettled} of them landed before they settled ({settings.settle_hours} h after their end; "
+           "Kaiko may still revise an hour until then): fetched again" if unsettled and not refresh else ""))
     limiter = TokenBucket(settings.max_requests_per_second, burst=rate_burst(settings))
     own_session = session is None
     session = session or build_session(settings, limiter)
