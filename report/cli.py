@@ -320,6 +320,10 @@ def dispatch(args: argparse.Namespace) -> int:
         check_period_in_history(settings, period)
     if args.command in ("run", "build", "render"):
         check_report_inputs(settings, period, datetime.now(UTC))
+    if args.command in ("run", "email") and getattr(args, "send", False):
+        from report.deliver.email import check_can_send
+
+        check_can_send(settings)
     check_output_exists(args.command, settings.output_dir)
     # a write error that names no file (write() and fsync() carry none) names the output folder
     with storage_errors(settings.output_dir):

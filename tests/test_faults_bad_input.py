@@ -236,3 +236,22 @@ def test_a_number_from_another_config_file_names_that_file(simulator_env, capsys
     assert code == 2
     assert_one_line_error(err, f"page_size in {tmp_path / 'prod.toml'} must be from 1 to 1000, got 5000")
     assert simulator_env.request_count == 0
+
+
+@pytest.mark.parametrize("argv, environment, fragment", [
+    (["--send"], {}, "no email recipients: pass --to"),
+    (["--send", "--email-to", "risk@example.com"], {}, "no sender address: set SMTP_FROM"),
+    (["--send", "--email-to", "risk@example.com"], {"SMTP_FROM": "reports@example.com"},
+     "SMTP_HOST is not set"),
+], ids=["no recipient", "no sender", "no SMTP host"])
+def test_run_send_without_what_sending_needs_stops_before_any_work(simulator_env, monkeypatch, capsys,
+                                                                   tmp_path, argv, environment, fragment):
+    for name in ("SMTP_HOST", "SMTP_FROM", "SMTP_USER", "SMTP_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    code, err = run_cli(capsys, "run", "--week", "2025-W09", "--assets", "btc", *argv)
+    assert code == 2
+    assert_one_line_error(err, fragment)
+    assert simulator_env.request_count == 0
+    assert not (tmp_path / "output").exists()

@@ -54,6 +54,18 @@ SECURITY_MODES = ("starttls", "ssl", "none")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def check_can_send(settings: Settings) -> None:
+    """What sending needs, all of it settings: recipients, a sender, an SMTP host. `run --send` asks before
+    any fetch, so a missing one costs a line, not a whole run."""
+    if not settings.email_to:
+        raise ConfigError("no email recipients: pass --to risk@example.com "
+                          "or set email_to in liqreport.toml.")
+    sender_address(settings.smtp, required=True)
+    if not settings.smtp.host:
+        raise ConfigError("SMTP_HOST is not set: set SMTP_HOST (and SMTP_PORT, SMTP_FROM, SMTP_USER, "
+                          "SMTP_PASSWORD) to send, or drop --send to only write report.eml.")
+
+
 def deliver(settings: Settings, report_dir: Path, *, send: bool = False, resend: bool = False,
             attach_pdf: bool = False, log: Log = print) -> Path:
     """Build the email for one rendered period, write report_dir/report.eml, and send it when asked.
@@ -61,9 +73,8 @@ def deliver(settings: Settings, report_dir: Path, *, send: bool = False, resend:
     Recipients this period's email already went to (report_dir/.sent.json) are skipped unless `resend`.
     """
     # report.eml is always written (another system may send it); only sending needs recipients
-    if send and not settings.email_to:
-        raise ConfigError("no email recipients: pass --to risk@example.com "
-                            "or set email_to in liqreport.toml.")
+    if send:
+        check_can_send(settings)
     for address in settings.email_to:
         validate_email(address)
     summary = load_summary(report_dir)
@@ -305,10 +316,10 @@ def send_message(message: EmailMessage, smtp: SmtpSettings, *, log: Log = print,
     `on_accepted` gets the addresses the server took, before a partial refusal is raised.
     """
     if not smtp.host:
-        raise DeliveryError("SMTP_HOST is not set: set SMTP_HOST (and SMTP_PORT, SMTP_FROM, SMTP_USER, "
-                            "SMTP_PASSWORD) to send, or drop --send to only write report.eml.")
+        raise ConfigError("SMTP_HOST is not set: set SMTP_HOST (and SMTP_PORT, SMTP_FROM, SMTP_USER, "
+                          "SMTP_PASSWORD) to send, or drop --send to only write report.eml.")
     if smtp.security not in SECURITY_MODES:
-        raise DeliveryError(f"SMTP_SECURITY {smtp.security!r} is not supported: use starttls, ssl or none.")
+        raise ConfigError(f"SMTP_SECURITY {smtp.security!r} is not supported: use starttls, ssl or none.")
     server = f"{smtp.host}:{smtp.port}"
     try:
         with connect(smtp) as client:
