@@ -159,3 +159,26 @@ def test_a_page_cut_off_by_a_kill_is_never_read_by_a_build_or_a_full_refresh(lan
                                              "interval_start >= ? and interval_start < ?",
                                              [WEEK.start.replace(tzinfo=None), WEEK.end.replace(tzinfo=None)])
             assert price_hours.fetchone()[0] == WEEK.hours
+
+
+@pytest.mark.parametrize("damage", [delete_a_page, resize_a_page], ids=["page deleted", "page resized"])
+def test_pages_damaged_after_a_build_fail_the_next_build_as_a_full_refresh_does(landed, damage):
+    # the incremental build checks the pages of fetches it has read, not only of new ones: it finds what a
+    # full refresh finds, and once the page is as listed again, the window is summed again
+    sim, settings = landed
+    pipeline.build(settings, WEEK, log=silent)
+    folder = newest_complete_by_window(settings.landing_dir)[BROKEN_WINDOW]
+    pages = {name: (folder / name).read_bytes() for name in window_pages(folder, BROKEN_WINDOW[1])}
+    damage(folder)
+    for full_refresh in (False, True):
+        with pytest.raises(DataQualityError, match="^data test assert_landing_matches_manifests failed: "):
+            pipeline.build(settings, WEEK, full_refresh=full_refresh, log=silent)
+    pipeline.build(settings, WEEK, run_tests=False, log=silent)
+    assert weekly_fact(settings.output_dir, "btc", WEEK) is None  # not summed from what is left
+    for name, content in pages.items():  # the pages as listed again
+        (folder / name).write_bytes(content)
+    pipeline.build(settings, WEEK, log=silent)
+    truth = week_truth(sim, "btc", WEEK)
+    amount, trades, hours = weekly_fact(settings.output_dir, "btc", WEEK)
+    assert (trades, hours) == (truth["total_trades"], WEEK.hours)
+    assert amount == pytest.approx(truth["total_amount"], rel=1e-9)

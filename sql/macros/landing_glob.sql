@@ -22,25 +22,43 @@
     [{% for file in files %}'{{ file }}'{{ ', ' if not loop.last }}{% endfor %}]
 {%- endmacro %}
 
-{#- What an incremental stg_landing_fetches must do, from one listing of the manifests on disk (names, sizes and
-    times only: read_blob reads no content unless selected): rows ('unread', manifest file) for a manifest
-    {{ this }} has not read as it is now (a new folder, or a version 3 manifest rewritten since: a rewrite
-    replaces the file, so its size or time moves), ('gone', fetch_path) for a fetch whose manifest is no longer
-    on disk. Paths are quote-doubled for SQL literals. liqreport's runner answers the same query once a model
-    (the model's SQL and its pre_hook both ask); dbt lists twice. -#}
+{#- What an incremental stg_landing_fetches must do, from one listing of the manifests and pages on disk (names,
+    sizes and times only: read_blob reads no content unless selected): rows ('unread', manifest file) for a
+    manifest {{ this }} has not read as it is now (a new folder, a version 3 manifest rewritten since: a rewrite
+    replaces the file, so its size or time moves, or a fetch whose listed pages on disk are not the ones it
+    checked: a page deleted, resized or put back since), ('gone', fetch_path) for a fetch whose manifest is no
+    longer on disk. Paths are quote-doubled for SQL literals. liqreport's runner answers the same query once a
+    model (the model's SQL and its pre_hook both ask); dbt lists twice. -#}
 {% macro landing_fetch_changes() %}
     {%- set listing = "select filename, size, last_modified from read_blob(" ~ sql_list(landing_globs('_manifest.json')) ~ ")" -%}
+    {%- set pages = "select parse_dirpath(filename) as fetch_path, parse_filename(filename) as file, size as bytes "
+        ~ "from read_blob(" ~ sql_list(landing_globs('page-*.json')) ~ ")" -%}
     {%- set changes = run_query(
-        "with on_disk as (" ~ listing ~ ") "
+        "with on_disk as (" ~ listing ~ "), pages_on_disk as (" ~ pages ~ "), "
+        ~ "listed as (select fetch_path, pages_seen, unnest(listed_pages) as file from " ~ this ~ "), "
+        ~ "seen_now as (select listed.fetch_path, any_value(listed.pages_seen) as pages_seen, "
+        ~ pages_seen_hash('listed.file', 'pages_on_disk.bytes') ~ " as pages_seen_now from listed "
+        ~ "left join pages_on_disk on pages_on_disk.fetch_path = listed.fetch_path "
+        ~ "and pages_on_disk.file = listed.file group by listed.fetch_path) "
         ~ "select 'unread', replace(filename, chr(39), chr(39) || chr(39)) from on_disk where not exists ("
         ~ "select 1 from " ~ this ~ " as known where known.fetch_path = parse_dirpath(on_disk.filename) "
-        ~ "and known.manifest_bytes = on_disk.size and known.manifest_modified = on_disk.last_modified) "
+        ~ "and known.manifest_bytes = on_disk.size and known.manifest_modified = on_disk.last_modified "
+        ~ "and not exists (select 1 from seen_now where seen_now.fetch_path = known.fetch_path "
+        ~ "and seen_now.pages_seen is distinct from seen_now.pages_seen_now)) "
         ~ "union all "
         ~ "select 'gone', replace(fetch_path, chr(39), chr(39) || chr(39)) from " ~ this ~ " as known "
         ~ "where not exists (select 1 from on_disk where parse_dirpath(on_disk.filename) = known.fetch_path) "
         ~ "order by 1, 2") -%}
     {{- return(changes.rows if changes is not none else []) -}}
 {% endmacro %}
+
+{#- A fetch's listed pages as found on disk, (file, bytes) of each listed file that is there, in one hash: what
+    stg_landing_fetches stores as pages_seen when it checks the pages, and landing_fetch_changes() computes again
+    from a listing, so a page deleted, resized or restored since makes the fetch be read again. An aggregate over
+    one fetch's listed files (`file`, and `bytes` null where the file is missing). -#}
+{% macro pages_seen_hash(file, bytes) -%}
+    hash(list(({{ file }}, {{ bytes }}) order by {{ file }}) filter (where {{ bytes }} is not null))
+{%- endmacro %}
 
 {#- The page files that rows of `relation` list (its `fetch_path`, and `pages`, a list of page names), where
     `where` holds (the rows aliased `windows`): by name, quote-doubled for SQL literals, for DuckDB's readers. A

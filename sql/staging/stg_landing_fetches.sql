@@ -1,11 +1,13 @@
 -- one row per complete fetch (a fetch folder with its _manifest.json, either layout of docs/architecture.md §2),
 -- with the pages it lists and the windows it marks complete, checked against the page files on disk when its
 -- manifest was read. pages_match_manifest: every listed page is there with its byte count and the counts add
--- up (page_count pages, row_count = their rows); found_pages: the listed pages that are. Files a manifest
--- does not list are never read. Folders without a manifest (incomplete) never appear.
--- Incremental: a build reads only the manifests it has not read as they are now — new folders, and
--- version 3 manifests rewritten since (a range whose chain completed more weeks), told by the manifest's
--- byte size and modification time; a full refresh reads them all. The pre_hook drops fetches whose manifest
+-- up (page_count pages, row_count = their rows); found_pages: the listed pages that are; pages_seen: a hash of
+-- the listed pages on disk, names and sizes. Files a manifest does not list are never read. Folders without a
+-- manifest (incomplete) never appear.
+-- Incremental: a build reads only the manifests it has not read as they are now — new folders, version 3
+-- manifests rewritten since (a range whose chain completed more weeks), told by the manifest's byte size and
+-- modification time, and fetches whose listed pages on disk moved since (pages_seen: a page deleted, resized or
+-- put back, found as a full refresh would find it); a full refresh reads them all. The pre_hook drops fetches whose manifest
 -- is gone from disk (a folder removed by hand or pruned, a chain discarded), as a full refresh would. One
 -- listing of the manifests tells both (landing_fetch_changes(): liqreport's runner asks it once a model).
 {{ config(
@@ -111,7 +113,8 @@ page_checks as (
         sum(listed_pages."rows") as rows_listed,
         count(*) filter (where page_files.bytes = listed_pages.bytes) as pages_found,
         count(*) filter (where page_files.page_file is null) as pages_missing,
-        count(*) filter (where page_files.bytes <> listed_pages.bytes) as pages_resized
+        count(*) filter (where page_files.bytes <> listed_pages.bytes) as pages_resized,
+        {{ pages_seen_hash('listed_pages.file', 'page_files.bytes') }} as pages_seen
     from listed_pages
     left join page_files
         on page_files.fetch_path = listed_pages.fetch_path
@@ -149,6 +152,7 @@ renamed as (
         coalesce(page_checks.pages_found, 0) as pages_found,
         coalesce(page_checks.pages_missing, 0) as pages_missing,
         coalesce(page_checks.pages_resized, 0) as pages_resized,
+        page_checks.pages_seen,
         manifests.manifest_bytes,
         manifests.manifest_modified
     from manifests
