@@ -30,11 +30,15 @@
     longer on disk. Paths are quote-doubled for SQL literals. liqreport's runner answers the same query once a
     model (the model's SQL and its pre_hook both ask); dbt lists twice. -#}
 {% macro landing_fetch_changes() %}
-    {%- set listing = "select filename, size, last_modified from read_blob(" ~ sql_list(landing_globs('_manifest.json')) ~ ")" -%}
-    {%- set pages = "select parse_dirpath(filename) as fetch_path, parse_filename(filename) as file, size as bytes "
-        ~ "from read_blob(" ~ sql_list(landing_globs('page-*.json')) ~ ")" -%}
+    {#- one listing of the fetch folders' files, manifests and pages: a glob's cost is the folders it walks
+        (5,200 legacy folders: 0.36 s for both kinds at once, 0.25 s + 0.30 s apart) -#}
+    {%- set listing = "select filename, parse_filename(filename) as file, size, last_modified from read_blob("
+        ~ sql_list(landing_globs('*.json')) ~ ")" -%}
     {%- set changes = run_query(
-        "with on_disk as (" ~ listing ~ "), pages_on_disk as (" ~ pages ~ "), "
+        "with files as (" ~ listing ~ "), "
+        ~ "on_disk as (select filename, size, last_modified from files where file = '_manifest.json'), "
+        ~ "pages_on_disk as (select parse_dirpath(filename) as fetch_path, file, size as bytes from files "
+        ~ "where file like 'page-%.json'), "
         ~ "listed as (select fetch_path, pages_seen, unnest(listed_pages) as file from " ~ this ~ "), "
         ~ "seen_now as (select listed.fetch_path, any_value(listed.pages_seen) as pages_seen, "
         ~ pages_seen_hash('listed.file', 'pages_on_disk.bytes') ~ " as pages_seen_now from listed "
