@@ -286,8 +286,9 @@ def check_report_inputs(settings, period, now: datetime) -> None:
 def check_period_in_history(settings, period) -> None:
     """A period that ends before the endpoint's history starts has nothing to fetch or report: refuse it
     before any request, rather than fetch empty weeks and report that nothing covers it."""
-    history_start = settings.history_start.replace(tzinfo=UTC) if settings.history_start.tzinfo is None \
-        else settings.history_start
+    from report.fetch.windows import as_utc
+
+    history_start = as_utc(settings.history_start)
     if period.end <= history_start:
         raise ConfigError(
             f"{period.label} ends before the endpoint's history starts ({history_start:%Y-%m-%d}): there is "

@@ -53,9 +53,9 @@ def fetch_start(settings: Settings, period: Period) -> datetime:
     whole week since the history starts, so it must not depend on what an earlier run happened to land.
     Range fetches make that about ceil(hours / page size) requests an asset the first time (weeks before
     the history come back empty, in the same requests), and the landing zone skips settled windows after."""
-    history = settings.history_start.replace(tzinfo=UTC) if settings.history_start.tzinfo is None \
-        else settings.history_start
-    return min(history, period.start - timedelta(weeks=TRAILING_WEEKS))
+    from report.fetch.windows import as_utc
+
+    return min(as_utc(settings.history_start), period.start - timedelta(weeks=TRAILING_WEEKS))
 
 
 @contextlib.contextmanager

@@ -313,11 +313,9 @@ def send_message(message: EmailMessage, smtp: SmtpSettings, *, log: Log = print,
                  on_accepted: Callable[[list[str]], None] | None = None) -> None:
     """Send over SMTP; every failure is one DeliveryError line that never contains the password.
 
-    `on_accepted` gets the addresses the server took, before a partial refusal is raised.
+    `on_accepted` gets the addresses the server took, before a partial refusal is raised. The caller has
+    checked what sending needs (check_can_send).
     """
-    if not smtp.host:
-        raise ConfigError("SMTP_HOST is not set: set SMTP_HOST (and SMTP_PORT, SMTP_FROM, SMTP_USER, "
-                          "SMTP_PASSWORD) to send, or drop --send to only write report.eml.")
     if smtp.security not in SECURITY_MODES:
         raise ConfigError(f"SMTP_SECURITY {smtp.security!r} is not supported: use starttls, ssl or none.")
     server = f"{smtp.host}:{smtp.port}"

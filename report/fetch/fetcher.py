@@ -34,7 +34,14 @@ from report.fetch.landing import MANIFEST, Coverage, FetchFolder, LandingZone, p
 from report.fetch.lanes import LandingLane
 from report.fetch.progress import LineProgress, Progress
 from report.fetch.ratelimit import TokenBucket
-from report.fetch.windows import FetchRange, as_utc, is_landed_and_settled, plan_ranges, plan_windows
+from report.fetch.windows import (
+    FetchRange,
+    as_utc,
+    is_landed_and_settled,
+    is_usable_from,
+    plan_ranges,
+    plan_windows,
+)
 from report.files import fsync_dir
 from report.lock import output_lock
 from report.settings import Settings, public_url, validate_asset, validate_interval
@@ -111,8 +118,7 @@ def _fetch_range(settings: Settings, start: datetime, end: datetime, *, refresh:
                            ranges=len(ranges), minimum_requests=minimum_requests(pending, settings.page_size))
     # landed already from this root, but fetched before the window settled (or cut short by `now` then): say
     # why they are fetched again
-    unsettled = sum(1 for w in pending if (entry := landed[w.asset].get(w.label)) is not None
-                    and entry.usable and entry.api_root == root)
+    unsettled = sum(1 for w in pending if is_usable_from(landed[w.asset].get(w.label), root))
     log(f"[fetch] {len(windows)} windows ({', '.join(settings.assets)}, {settings.interval}): "
         f"{summary.windows_skipped} already landed and settled, {len(pending)} to fetch"
         + (f" in {len(ranges)} chain{'s' * (len(ranges) != 1)}, at least {summary.minimum_requests} "

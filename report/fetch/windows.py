@@ -226,6 +226,12 @@ def plan_windows(assets, interval: str, start: datetime, end: datetime, now: dat
     return windows
 
 
+def is_usable_from(landed, api_root: str) -> bool:
+    """A landed fetch of the window (landing.LandedWindow, or None) whose pages are on disk as listed and that
+    came from this API root: one that may stand in for a fetch, once settled."""
+    return landed is not None and landed.usable and landed.api_root == api_root
+
+
 def is_landed_and_settled(window: FetchWindow, landed, now: datetime, settle_hours: int,
                           api_root: str) -> bool:
     """True when the newest usable fetch covers the window, came from the same API root and the data can
@@ -239,7 +245,7 @@ def is_landed_and_settled(window: FetchWindow, landed, now: datetime, settle_hou
     is the newest complete fetch of the window (landing.LandedWindow), unusable when its pages are not on
     disk as listed.
     """
-    if landed is None or not landed.usable or landed.api_root != api_root:
+    if not is_usable_from(landed, api_root):
         return False
     settle = timedelta(hours=settle_hours)
     try:

@@ -6,10 +6,11 @@
 -- manifest (incomplete) never appear.
 -- Incremental: a build reads only the manifests it has not read as they are now — new folders, version 3
 -- manifests rewritten since (a range whose chain completed more weeks), told by the manifest's byte size and
--- modification time, and fetches whose listed pages on disk moved since (pages_seen: a page deleted, resized or
--- put back, found as a full refresh would find it); a full refresh reads them all. The pre_hook drops fetches whose manifest
--- is gone from disk (a folder removed by hand or pruned, a chain discarded), as a full refresh would. One
--- listing of the manifests tells both (landing_fetch_changes(): liqreport's runner asks it once a model).
+-- modification time, and fetches whose listed pages on disk moved since (pages_seen: a page deleted, resized
+-- or put back, found as a full refresh would find it); a full refresh reads them all. The pre_hook drops
+-- fetches whose manifest is gone from disk (a folder removed by hand or pruned, a chain discarded), as a full
+-- refresh would. One listing of the fetch folders' files tells all of it (landing_fetch_changes(): liqreport's
+-- runner asks it once a model).
 {{ config(
     materialized='incremental',
     unique_key=['fetch_path'],
